@@ -1,0 +1,1 @@
+//! shared harness for the end-to-end tests

@@ -1,0 +1,1 @@
+//! bay-engine: images, registry, build, containers, networks, volumes (in progress).

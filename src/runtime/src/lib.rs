@@ -1,0 +1,1 @@
+//! berth-runtime: the OCI runtime core.
