@@ -1,1 +1,11 @@
-//! berth-runtime: the OCI runtime core.
+//! berth-runtime: the OCI runtime core behind the `berth` CLI.
+//!
+//! Synchronous and single-threaded by design: namespaces (setns/unshare of a user namespace)
+//! require a single-threaded process, and the runtime path must stay as cheap as possible.
+
+pub mod caps;
+pub mod cgroups;
+pub mod rlimits;
+pub mod rootfs;
+pub mod seccomp;
+pub mod spec;
