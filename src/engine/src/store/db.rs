@@ -1,0 +1,432 @@
+//! Image metadata in SQLite: WAL mode and immediate transactions make concurrent `bay`
+//! processes safe; every multi-row change is one transaction.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS images (
+  id TEXT PRIMARY KEY,          -- sha256 of the config blob: the image ID
+  created TEXT NOT NULL,        -- the config's created time (RFC 3339, may be empty)
+  size INTEGER NOT NULL,        -- sum of the layers' unpacked sizes
+  manifest TEXT,                -- a manifest blob describing the image, if one is stored
+  layers TEXT NOT NULL,         -- JSON array of diff IDs, bottom first
+  added INTEGER NOT NULL        -- when it entered this store (unix seconds)
+);
+CREATE TABLE IF NOT EXISTS tags (
+  name TEXT PRIMARY KEY,        -- fully qualified: docker.io/library/busybox:latest
+  image TEXT NOT NULL,
+  added INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tags_image ON tags(image);
+CREATE TABLE IF NOT EXISTS repo_digests (
+  repo TEXT NOT NULL,           -- docker.io/library/busybox
+  digest TEXT NOT NULL,         -- manifest digest in that repository
+  image TEXT NOT NULL,
+  PRIMARY KEY (repo, digest)
+);
+CREATE TABLE IF NOT EXISTS layers (
+  diff_id TEXT PRIMARY KEY,     -- sha256 of the uncompressed tar; snapshot dir name
+  size INTEGER NOT NULL,        -- unpacked file bytes
+  tar_size INTEGER NOT NULL     -- bytes of the uncompressed tar
+);
+CREATE TABLE IF NOT EXISTS layer_blobs (
+  digest TEXT PRIMARY KEY,      -- a stored blob holding this layer (maybe compressed)
+  diff_id TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS layer_blobs_diff ON layer_blobs(diff_id);
+CREATE TABLE IF NOT EXISTS blob_sources (
+  registry TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL,
+  PRIMARY KEY (registry, repo, digest)
+);
+";
+
+pub struct Db {
+    conn: RefCell<Connection>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImageRow {
+    pub id: Digest,
+    pub created: String,
+    pub size: u64,
+    pub manifest: Option<Digest>,
+    pub layers: Vec<Digest>,
+    pub added: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct LayerBlob {
+    pub digest: Digest,
+    pub diff_id: Digest,
+    pub media_type: String,
+    pub size: u64,
+}
+
+fn dberr(context: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+    move |source| Error::Db {
+        context: context.to_string(),
+        source,
+    }
+}
+
+fn digest_col(s: String) -> rusqlite::Result<Digest> {
+    Digest::parse(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn image_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRow> {
+    let layers: String = r.get(4)?;
+    let layers: Vec<String> = serde_json::from_str(&layers).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(ImageRow {
+        id: digest_col(r.get(0)?)?,
+        created: r.get(1)?,
+        size: r.get::<_, i64>(2)? as u64,
+        manifest: r.get::<_, Option<String>>(3)?.map(digest_col).transpose()?,
+        layers: layers
+            .into_iter()
+            .map(digest_col)
+            .collect::<rusqlite::Result<_>>()?,
+        added: r.get(5)?,
+    })
+}
+
+const IMAGE_COLS: &str = "id, created, size, manifest, layers, added";
+
+/// Queries usable on the connection or inside a transaction.
+pub struct Q<'a>(pub &'a Connection);
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db> {
+        let conn = Connection::open(path).map_err(dberr("opening"))?;
+        conn.busy_timeout(Duration::from_secs(60))
+            .map_err(dberr("configuring"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(dberr("configuring"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(dberr("configuring"))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(dberr("creating schema"))?;
+        Ok(Db {
+            conn: RefCell::new(conn),
+        })
+    }
+
+    /// Runs `f` in an immediate (write-locked) transaction, committing if it returns Ok.
+    pub fn tx<T>(&self, f: impl FnOnce(&Q<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.borrow_mut();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(dberr("locking"))?;
+        let out = f(&Q(&tx))?;
+        tx.commit().map_err(dberr("committing"))?;
+        Ok(out)
+    }
+
+    /// Read-only access (a consistent snapshot per statement).
+    pub fn read<T>(&self, f: impl FnOnce(&Q<'_>) -> Result<T>) -> Result<T> {
+        let conn = self.conn.borrow();
+        f(&Q(&conn))
+    }
+}
+
+impl Q<'_> {
+    pub fn image(&self, id: &Digest) -> Result<Option<ImageRow>> {
+        self.0
+            .query_row(
+                &format!("SELECT {IMAGE_COLS} FROM images WHERE id = ?1"),
+                [id.as_str()],
+                image_from_row,
+            )
+            .optional()
+            .map_err(dberr("reading image"))
+    }
+
+    pub fn images(&self) -> Result<Vec<ImageRow>> {
+        let mut st = self
+            .0
+            .prepare(&format!("SELECT {IMAGE_COLS} FROM images"))
+            .map_err(dberr("listing images"))?;
+        let rows = st
+            .query_map([], image_from_row)
+            .map_err(dberr("listing images"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("listing images"))
+    }
+
+    pub fn ids_with_prefix(&self, hex_prefix: &str) -> Result<Vec<Digest>> {
+        let mut st = self
+            .0
+            .prepare("SELECT id FROM images WHERE substr(id, 8, ?1) = ?2")
+            .map_err(dberr("finding image"))?;
+        let rows = st
+            .query_map(params![hex_prefix.len() as i64, hex_prefix], |r| {
+                digest_col(r.get(0)?)
+            })
+            .map_err(dberr("finding image"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("finding image"))
+    }
+
+    pub fn insert_image(&self, row: &ImageRow) -> Result<bool> {
+        let layers =
+            serde_json::to_string(&row.layers.iter().map(|d| d.as_str()).collect::<Vec<_>>())
+                .unwrap_or_default();
+        let n = self
+            .0
+            .execute(
+                "INSERT OR IGNORE INTO images (id, created, size, manifest, layers, added) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![row.id.as_str(), row.created, row.size as i64, row.manifest.as_ref().map(|d| d.as_str()), layers, row.added],
+            )
+            .map_err(dberr("adding image"))?;
+        if n == 0 && row.manifest.is_some() {
+            self.0
+                .execute(
+                    "UPDATE images SET manifest = ?2 WHERE id = ?1 AND manifest IS NULL",
+                    params![row.id.as_str(), row.manifest.as_ref().map(|d| d.as_str())],
+                )
+                .map_err(dberr("updating image"))?;
+        }
+        Ok(n > 0)
+    }
+
+    pub fn set_manifest(&self, id: &Digest, manifest: &Digest) -> Result<()> {
+        self.0
+            .execute(
+                "UPDATE images SET manifest = ?2 WHERE id = ?1",
+                params![id.as_str(), manifest.as_str()],
+            )
+            .map_err(dberr("updating image"))?;
+        Ok(())
+    }
+
+    pub fn delete_image(&self, id: &Digest) -> Result<()> {
+        self.0
+            .execute("DELETE FROM images WHERE id = ?1", [id.as_str()])
+            .map_err(dberr("deleting image"))?;
+        self.0
+            .execute("DELETE FROM tags WHERE image = ?1", [id.as_str()])
+            .map_err(dberr("deleting image"))?;
+        self.0
+            .execute("DELETE FROM repo_digests WHERE image = ?1", [id.as_str()])
+            .map_err(dberr("deleting image"))?;
+        Ok(())
+    }
+
+    /// All (name, image, added) tag rows.
+    pub fn tags(&self) -> Result<Vec<(String, Digest, i64)>> {
+        let mut st = self
+            .0
+            .prepare("SELECT name, image, added FROM tags")
+            .map_err(dberr("listing tags"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    digest_col(r.get(1)?)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(dberr("listing tags"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("listing tags"))
+    }
+
+    pub fn tag_target(&self, name: &str) -> Result<Option<Digest>> {
+        self.0
+            .query_row("SELECT image FROM tags WHERE name = ?1", [name], |r| {
+                digest_col(r.get(0)?)
+            })
+            .optional()
+            .map_err(dberr("reading tag"))
+    }
+
+    /// Points `name` at `image`, returning the image it pointed at before.
+    pub fn set_tag(&self, name: &str, image: &Digest) -> Result<Option<Digest>> {
+        let prev = self.tag_target(name)?;
+        self.0
+            .execute(
+                "INSERT INTO tags (name, image, added) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET image = ?2, added = ?3",
+                params![name, image.as_str(), crate::timefmt::now().0],
+            )
+            .map_err(dberr("tagging"))?;
+        Ok(prev)
+    }
+
+    pub fn remove_tag(&self, name: &str) -> Result<()> {
+        self.0
+            .execute("DELETE FROM tags WHERE name = ?1", [name])
+            .map_err(dberr("untagging"))?;
+        Ok(())
+    }
+
+    /// All (repo, digest, image) rows.
+    pub fn repo_digests(&self) -> Result<Vec<(String, Digest, Digest)>> {
+        let mut st = self
+            .0
+            .prepare("SELECT repo, digest, image FROM repo_digests")
+            .map_err(dberr("listing digests"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    digest_col(r.get(1)?)?,
+                    digest_col(r.get(2)?)?,
+                ))
+            })
+            .map_err(dberr("listing digests"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("listing digests"))
+    }
+
+    pub fn add_repo_digest(&self, repo: &str, digest: &Digest, image: &Digest) -> Result<()> {
+        self.0
+            .execute(
+                "INSERT INTO repo_digests (repo, digest, image) VALUES (?1, ?2, ?3) ON CONFLICT(repo, digest) DO UPDATE SET image = ?3",
+                params![repo, digest.as_str(), image.as_str()],
+            )
+            .map_err(dberr("recording digest"))?;
+        Ok(())
+    }
+
+    pub fn remove_repo_digest(&self, repo: &str, digest: &Digest) -> Result<()> {
+        self.0
+            .execute(
+                "DELETE FROM repo_digests WHERE repo = ?1 AND digest = ?2",
+                params![repo, digest.as_str()],
+            )
+            .map_err(dberr("removing digest"))?;
+        Ok(())
+    }
+
+    /// (size, tar_size) of an unpacked layer.
+    pub fn layer(&self, diff_id: &Digest) -> Result<Option<(u64, u64)>> {
+        self.0
+            .query_row(
+                "SELECT size, tar_size FROM layers WHERE diff_id = ?1",
+                [diff_id.as_str()],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()
+            .map_err(dberr("reading layer"))
+    }
+
+    pub fn insert_layer(&self, diff_id: &Digest, size: u64, tar_size: u64) -> Result<()> {
+        self.0
+            .execute(
+                "INSERT OR IGNORE INTO layers (diff_id, size, tar_size) VALUES (?1, ?2, ?3)",
+                params![diff_id.as_str(), size as i64, tar_size as i64],
+            )
+            .map_err(dberr("adding layer"))?;
+        Ok(())
+    }
+
+    pub fn delete_layer(&self, diff_id: &Digest) -> Result<()> {
+        self.0
+            .execute("DELETE FROM layers WHERE diff_id = ?1", [diff_id.as_str()])
+            .map_err(dberr("deleting layer"))?;
+        Ok(())
+    }
+
+    pub fn layer_blobs(&self, diff_id: &Digest) -> Result<Vec<LayerBlob>> {
+        let mut st = self
+            .0
+            .prepare("SELECT digest, diff_id, media_type, size FROM layer_blobs WHERE diff_id = ?1")
+            .map_err(dberr("reading layer blobs"))?;
+        let rows = st
+            .query_map([diff_id.as_str()], |r| {
+                Ok(LayerBlob {
+                    digest: digest_col(r.get(0)?)?,
+                    diff_id: digest_col(r.get(1)?)?,
+                    media_type: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(dberr("reading layer blobs"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("reading layer blobs"))
+    }
+
+    pub fn layer_blob(&self, digest: &Digest) -> Result<Option<LayerBlob>> {
+        self.0
+            .query_row(
+                "SELECT digest, diff_id, media_type, size FROM layer_blobs WHERE digest = ?1",
+                [digest.as_str()],
+                |r| {
+                    Ok(LayerBlob {
+                        digest: digest_col(r.get(0)?)?,
+                        diff_id: digest_col(r.get(1)?)?,
+                        media_type: r.get(2)?,
+                        size: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(dberr("reading layer blob"))
+    }
+
+    pub fn add_layer_blob(&self, b: &LayerBlob) -> Result<()> {
+        self.0
+            .execute(
+                "INSERT OR IGNORE INTO layer_blobs (digest, diff_id, media_type, size) VALUES (?1, ?2, ?3, ?4)",
+                params![b.digest.as_str(), b.diff_id.as_str(), b.media_type, b.size as i64],
+            )
+            .map_err(dberr("adding layer blob"))?;
+        Ok(())
+    }
+
+    pub fn delete_layer_blobs(&self, diff_id: &Digest) -> Result<Vec<Digest>> {
+        let blobs = self.layer_blobs(diff_id)?;
+        self.0
+            .execute(
+                "DELETE FROM layer_blobs WHERE diff_id = ?1",
+                [diff_id.as_str()],
+            )
+            .map_err(dberr("deleting layer blobs"))?;
+        for b in &blobs {
+            self.0
+                .execute(
+                    "DELETE FROM blob_sources WHERE digest = ?1",
+                    [b.digest.as_str()],
+                )
+                .map_err(dberr("deleting layer blobs"))?;
+        }
+        Ok(blobs.into_iter().map(|b| b.digest).collect())
+    }
+
+    /// Repositories on `registry` known to hold `digest` (for cross-repository mounts).
+    pub fn blob_sources(&self, registry: &str, digest: &Digest) -> Result<Vec<String>> {
+        let mut st = self
+            .0
+            .prepare("SELECT repo FROM blob_sources WHERE registry = ?1 AND digest = ?2")
+            .map_err(dberr("reading blob sources"))?;
+        let rows = st
+            .query_map(params![registry, digest.as_str()], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(dberr("reading blob sources"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("reading blob sources"))
+    }
+
+    pub fn add_blob_source(&self, registry: &str, repo: &str, digest: &Digest) -> Result<()> {
+        self.0
+            .execute(
+                "INSERT OR IGNORE INTO blob_sources (registry, repo, digest) VALUES (?1, ?2, ?3)",
+                params![registry, repo, digest.as_str()],
+            )
+            .map_err(dberr("recording blob source"))?;
+        Ok(())
+    }
+}
