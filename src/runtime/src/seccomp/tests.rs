@@ -426,3 +426,32 @@ fn listener_message_has_runc_shape() {
     let v: serde_json::Value = serde_json::from_slice(&msg).unwrap();
     assert!(v.get("metadata").is_none());
 }
+
+#[test]
+fn two_conditional_rules_fall_through_in_order() {
+    let mut r1 = rule(
+        &["umask"],
+        "SCMP_ACT_ERRNO",
+        vec![arg(0, "SCMP_CMP_MASKED_EQ", 0o004, 0o004)],
+    );
+    r1.errno_ret = Some(1);
+    let mut r2 = rule(
+        &["umask"],
+        "SCMP_ACT_ERRNO",
+        vec![arg(0, "SCMP_CMP_GT", 0xffff_ffff, 0)],
+    );
+    r2.errno_ret = Some(2);
+    let f = compile(&profile("SCMP_ACT_ALLOW", vec![r1, r2])).unwrap();
+    assert_eq!(
+        eval(&f, Arch::X86_64, "umask", [0o022, 0, 0, 0, 0, 0]),
+        ALLOW
+    );
+    assert_eq!(
+        eval(&f, Arch::X86_64, "umask", [0o027, 0, 0, 0, 0, 0]),
+        errno(1)
+    );
+    assert_eq!(
+        eval(&f, Arch::X86_64, "umask", [0x1_0000_0012, 0, 0, 0, 0, 0]),
+        errno(2)
+    );
+}
