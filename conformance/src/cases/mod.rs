@@ -1,0 +1,403 @@
+//! Test cases and the context they run in.
+
+pub mod config;
+pub mod hooks;
+pub mod linux;
+pub mod lifecycle;
+
+use crate::host::Host;
+use crate::reap::{self, Exit};
+use crate::runtime::{Out, Runtime, HYBRID_ERROR};
+use crate::tap;
+use anyhow::{Context, Result};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a case did not pass.
+pub enum Stop {
+    Fail(String),
+    Skip(String),
+}
+
+impl From<anyhow::Error> for Stop {
+    fn from(e: anyhow::Error) -> Stop {
+        Stop::Fail(format!("{e:#}"))
+    }
+}
+
+pub type Outcome = Result<(), Stop>;
+
+/// Fails the case with a message unless the condition holds.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::cases::Stop::Fail(format!($($fmt)+)));
+        }
+    };
+}
+
+pub fn fail<T>(msg: impl Into<String>) -> Result<T, Stop> {
+    Err(Stop::Fail(msg.into()))
+}
+
+pub fn skip<T>(msg: impl Into<String>) -> Result<T, Stop> {
+    Err(Stop::Skip(msg.into()))
+}
+
+/// How a case is run.
+pub enum Kind {
+    /// Builds a config from the base; the checker must report every check passed.
+    Checker(fn(&mut Ctx, &mut Bundle, &mut Value)),
+    /// Builds a config from the base that `create` must reject, leaving no container behind.
+    Rejected(fn(&mut Ctx, &mut Bundle, &mut Value)),
+    /// A scripted scenario.
+    Scenario(fn(&mut Ctx) -> Outcome),
+}
+
+/// How the self-test makes this case's runtime misbehave (see conformance/sabotage.sh). With the
+/// sabotage in place the case must fail: that shows its checks do not pass vacuously.
+#[derive(Clone, Copy, Default)]
+pub struct Sabotage {
+    /// jq filter applied to the bundle's config.json before `create` (the runtime "forgets" or
+    /// alters part of the config; the checker still expects the original).
+    pub jq: Option<&'static str>,
+    /// Shell command run after a successful `create` (env PID, ID, BUNDLE, ROOT, REAL).
+    pub post_create: Option<&'static str>,
+    /// Shell command run after `delete` (env ID, BUNDLE).
+    pub post_delete: Option<&'static str>,
+    /// Verbs whose failure is reported as success.
+    pub fake_ok: &'static str,
+    /// Verbs that do nothing and report success.
+    pub noop: &'static str,
+    /// jq filter applied to `state` output.
+    pub state_jq: Option<&'static str>,
+    /// jq predicate on config.json: when true, `create` fails (an over-strict runtime).
+    pub reject_if: Option<&'static str>,
+    /// Shell command run before `start` (env ID, BUNDLE, ROOT, REAL).
+    pub pre_start: Option<&'static str>,
+}
+
+pub const fn jq(f: &'static str) -> Sabotage {
+    Sabotage { jq: Some(f), post_create: None, post_delete: None, fake_ok: "", noop: "", state_jq: None, reject_if: None, pre_start: None }
+}
+pub const fn post_create(cmd: &'static str) -> Sabotage {
+    Sabotage { post_create: Some(cmd), ..jq_none() }
+}
+pub const fn post_delete(cmd: &'static str) -> Sabotage {
+    Sabotage { post_delete: Some(cmd), ..jq_none() }
+}
+pub const fn fake_ok(verbs: &'static str) -> Sabotage {
+    Sabotage { fake_ok: verbs, ..jq_none() }
+}
+pub const fn noop(verbs: &'static str) -> Sabotage {
+    Sabotage { noop: verbs, ..jq_none() }
+}
+pub const fn state_jq(f: &'static str) -> Sabotage {
+    Sabotage { state_jq: Some(f), ..jq_none() }
+}
+pub const fn reject_if(f: &'static str) -> Sabotage {
+    Sabotage { reject_if: Some(f), ..jq_none() }
+}
+pub const fn pre_start(cmd: &'static str) -> Sabotage {
+    Sabotage { pre_start: Some(cmd), ..jq_none() }
+}
+const fn jq_none() -> Sabotage {
+    Sabotage { jq: None, post_create: None, post_delete: None, fake_ok: "", noop: "", state_jq: None, reject_if: None, pre_start: None }
+}
+
+impl Sabotage {
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        let mut put = |k: &str, val: Option<&str>| {
+            if let Some(x) = val.filter(|x| !x.is_empty()) {
+                v.push((k.to_string(), x.to_string()));
+            }
+        };
+        put("SABOTAGE_JQ", self.jq);
+        put("SABOTAGE_POST_CREATE", self.post_create);
+        put("SABOTAGE_POST_DELETE", self.post_delete);
+        put("SABOTAGE_FAKE_OK", Some(self.fake_ok));
+        put("SABOTAGE_NOOP", Some(self.noop));
+        put("SABOTAGE_STATE_JQ", self.state_jq);
+        put("SABOTAGE_REJECT_IF", self.reject_if);
+        put("SABOTAGE_PRE_START", self.pre_start);
+        v
+    }
+}
+
+pub struct Case {
+    pub name: &'static str,
+    /// The spec requirement(s) covered, as `file.md#section: text`.
+    pub spec: &'static str,
+    /// A reason to skip on this host, if any.
+    pub needs: fn(&Host) -> Option<String>,
+    pub kind: Kind,
+    pub sabotage: Sabotage,
+}
+
+pub fn always(_: &Host) -> Option<String> {
+    None
+}
+
+pub fn all() -> Vec<Case> {
+    let mut v = Vec::new();
+    v.extend(lifecycle::cases());
+    v.extend(config::cases());
+    v.extend(hooks::cases());
+    v.extend(linux::cases());
+    v
+}
+
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
+    /// Extra facts for the checker (merged into host.json).
+    pub facts: Map<String, Value>,
+    /// Other root filesystems in the bundle that need the checker's inputs too.
+    pub mirrors: Vec<PathBuf>,
+}
+
+impl Bundle {
+    pub fn path(&self) -> String {
+        self.dir.to_string_lossy().into_owned()
+    }
+    /// Records that the bind mount at `dest` shows a marker with `token`.
+    pub fn marker(&mut self, dest: &str, token: &str) {
+        let m = self.facts.entry("markers").or_insert_with(|| json!({}));
+        m[dest] = json!(token);
+    }
+}
+
+pub struct Ctx<'a> {
+    pub rt: &'a Runtime,
+    pub host: &'a Host,
+    pub base_rootfs: &'a Path,
+    pub checker: &'a Path,
+    pub dir: PathBuf,
+    pub tag: String,
+    ids: Vec<String>,
+    bundles: usize,
+    /// Set when the runtime refused the host's cgroup layout (crun on hybrid v1/v2).
+    pub hybrid_refused: bool,
+}
+
+pub struct Launched {
+    pub id: String,
+    pub pid: i32,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(rt: &'a Runtime, host: &'a Host, base_rootfs: &'a Path, checker: &'a Path, dir: PathBuf, tag: String) -> Ctx<'a> {
+        Ctx { rt, host, base_rootfs, checker, dir, tag, ids: Vec::new(), bundles: 0, hybrid_refused: false }
+    }
+
+    /// A container id unique to this run (ids double as default cgroup names).
+    pub fn id(&mut self, suffix: &str) -> String {
+        let id = format!("{}-{suffix}", self.tag);
+        self.ids.push(id.clone());
+        id
+    }
+
+    /// A fresh bundle directory with a copy of the base rootfs and the checker installed.
+    pub fn bundle(&mut self) -> Result<Bundle> {
+        self.bundles += 1;
+        let dir = self.dir.join(format!("bundle{}", self.bundles));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let rootfs = dir.join("rootfs");
+        // Hard links keep this cheap; every file a case writes is created fresh.
+        let st = std::process::Command::new("cp").arg("-al").arg(self.base_rootfs).arg(&rootfs).status()?;
+        anyhow::ensure!(st.success(), "copying the base rootfs to {}", rootfs.display());
+        let conf = rootfs.join("conformance");
+        std::fs::create_dir_all(&conf)?;
+        std::fs::hard_link(self.checker, conf.join("checker")).or_else(|_| std::fs::copy(self.checker, conf.join("checker")).map(|_| ()))?;
+        let token = format!("rootfs-{}-{}", self.tag, self.bundles);
+        std::fs::write(conf.join("rootfs-marker"), &token)?;
+        let mut facts = Map::new();
+        facts.insert("rootfs_marker".into(), json!(token));
+        Ok(Bundle { dir, rootfs, facts, mirrors: Vec::new() })
+    }
+
+    /// Writes config.json, and the checker's copy of it plus host facts into the rootfs.
+    pub fn write_config(&self, b: &Bundle, cfg: &Value) -> Result<()> {
+        let text = serde_json::to_string_pretty(cfg)?;
+        std::fs::write(b.dir.join("config.json"), &text)?;
+        let conf = b.rootfs.join("conformance");
+        std::fs::write(conf.join("config.json"), &text)?;
+        let mut facts = self.host.facts();
+        for (k, v) in &b.facts {
+            facts[k] = v.clone();
+        }
+        let mut paths = Map::new();
+        for ns in cfg["linux"]["namespaces"].as_array().into_iter().flatten() {
+            if let Some(p) = ns["path"].as_str() {
+                paths.insert(p.to_string(), json!(crate::host::ns_inode(p)));
+            }
+        }
+        facts["ns_paths"] = Value::Object(paths);
+        std::fs::write(conf.join("host.json"), serde_json::to_string(&facts)?)?;
+        for m in &b.mirrors {
+            for f in ["config.json", "host.json"] {
+                std::fs::copy(conf.join(f), m.join("conformance").join(f))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, o: &Out) {
+        if o.stderr.contains(HYBRID_ERROR) || o.stdout.contains(HYBRID_ERROR) {
+            self.hybrid_refused = true;
+        }
+    }
+
+    pub fn create(&mut self, id: &str, b: &Bundle) -> Result<Out> {
+        let o = self.rt.create(id, &b.dir, &[])?;
+        self.note(&o);
+        Ok(o)
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> Result<Out> {
+        let o = self.rt.run(args)?;
+        self.note(&o);
+        Ok(o)
+    }
+
+    pub fn start(&mut self, id: &str) -> Result<Out> {
+        self.cmd(&["start", id])
+    }
+    pub fn kill(&mut self, id: &str, sig: &str) -> Result<Out> {
+        self.cmd(&["kill", id, sig])
+    }
+    pub fn delete(&mut self, id: &str) -> Result<Out> {
+        self.cmd(&["delete", id])
+    }
+
+    /// `state ID` parsed; errors when the command fails or prints no JSON object.
+    pub fn state(&mut self, id: &str) -> Result<Value, Stop> {
+        let o = self.cmd(&["state", id])?;
+        if !o.ok {
+            return fail(format!("state {id} failed: {}", o.brief()));
+        }
+        serde_json::from_str::<Value>(&o.stdout)
+            .ok()
+            .filter(|v| v.is_object())
+            .map_or_else(|| fail(format!("state {id} printed no JSON object: {:?}", o.stdout)), Ok)
+    }
+
+    pub fn status(&mut self, id: &str) -> Result<String, Stop> {
+        Ok(self.state(id)?["status"].as_str().unwrap_or("").to_string())
+    }
+
+    /// `create` that must succeed, with the state checked to be `created`.
+    pub fn launch(&mut self, b: &Bundle, suffix: &str) -> Result<Launched, Stop> {
+        let id = self.id(suffix);
+        let o = self.create(&id, b)?;
+        ensure!(o.ok, "create failed: {}", o.brief());
+        let st = self.state(&id)?;
+        ensure!(st["status"] == "created", "status after create is {}, want created", st["status"]);
+        let pid = st["pid"].as_i64().unwrap_or(0) as i32;
+        ensure!(pid > 0, "state after create has no pid: {st}");
+        Ok(Launched { id, pid })
+    }
+
+    /// Waits for the container process to exit; the code when we are its reaper.
+    pub fn wait(&mut self, l: &Launched, timeout: Duration) -> Result<Option<i32>, Stop> {
+        match reap::wait_exit(l.pid, timeout) {
+            Exit::Code(c) => Ok(Some(c)),
+            Exit::TimedOut => fail(format!("container process {} still running after {timeout:?}", l.pid)),
+            Exit::NotChild => {
+                let until = std::time::Instant::now() + timeout;
+                while std::time::Instant::now() < until {
+                    if self.status(&l.id)? == "stopped" {
+                        return Ok(None);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                fail(format!("container {} not stopped after {timeout:?}", l.id))
+            }
+        }
+    }
+
+    /// Starts a launched checker container, waits for it, checks its TAP, deletes it.
+    pub fn finish_checker(&mut self, l: &Launched, b: &Bundle) -> Outcome {
+        let o = self.start(&l.id)?;
+        ensure!(o.ok, "start failed: {}", o.brief());
+        let code = self.wait(l, Duration::from_secs(10))?;
+        let out = std::fs::read_to_string(b.dir.join("stdout")).unwrap_or_default();
+        let report = tap::parse(&out);
+        let d = self.delete(&l.id)?;
+        if !report.complete {
+            let err = std::fs::read_to_string(b.dir.join("stderr")).unwrap_or_default();
+            return fail(format!("checker did not finish (exit {code:?}): {}", err.trim().lines().last().unwrap_or("no output")));
+        }
+        if !report.failures.is_empty() {
+            return fail(report.failures.join("; "));
+        }
+        ensure!(code.unwrap_or(0) == 0, "checker exited with {code:?}");
+        ensure!(d.ok, "delete of the stopped container failed: {}", d.brief());
+        Ok(())
+    }
+
+    /// Removes every container this case created, whatever state it is in.
+    pub fn cleanup(&mut self) {
+        for id in std::mem::take(&mut self.ids) {
+            let _ = self.rt.run(&["kill", &id, "9"]);
+            let _ = self.rt.run(&["delete", "--force", &id]);
+        }
+        reap::reap_all();
+    }
+}
+
+/// Runs one case to a verdict.
+pub fn run(case: &Case, ctx: &mut Ctx) -> Outcome {
+    if let Some(why) = (case.needs)(ctx.host) {
+        return skip(why);
+    }
+    let res = match &case.kind {
+        Kind::Scenario(f) => f(ctx),
+        Kind::Checker(build) => (|| {
+            let mut b = ctx.bundle()?;
+            let mut cfg = crate::spec::base();
+            build(ctx, &mut b, &mut cfg);
+            // Bind markers are registered by the builder through files; pick them up.
+            collect_markers(&mut b, &cfg);
+            ctx.write_config(&b, &cfg)?;
+            let l = ctx.launch(&b, "c")?;
+            ctx.finish_checker(&l, &b)
+        })(),
+        Kind::Rejected(build) => (|| {
+            let mut b = ctx.bundle()?;
+            let mut cfg = crate::spec::base();
+            build(ctx, &mut b, &mut cfg);
+            collect_markers(&mut b, &cfg);
+            ctx.write_config(&b, &cfg)?;
+            let id = ctx.id("r");
+            let o = ctx.create(&id, &b)?;
+            ensure!(!o.ok, "create accepted the invalid config");
+            let st = ctx.cmd(&["state", &id])?;
+            ensure!(!st.ok, "a container is left behind after the failed create: {}", st.stdout.trim());
+            Ok(())
+        })(),
+    };
+    ctx.cleanup();
+    if ctx.hybrid_refused {
+        return skip("the runtime refuses this host's hybrid cgroup layout (hugetlb on cgroup2); CONFORMANCE_CGROUP_FIX=1 moves hugetlb to v1");
+    }
+    res
+}
+
+/// Bind sources prepared by builders hold `.conformance-marker` files (or are marker files);
+/// tell the checker what to expect at each destination.
+fn collect_markers(b: &mut Bundle, cfg: &Value) {
+    for m in cfg["mounts"].as_array().into_iter().flatten() {
+        let (Some(src), Some(dest)) = (m["source"].as_str(), m["destination"].as_str()) else { continue };
+        let src = if src.starts_with('/') { PathBuf::from(src) } else { b.dir.join(src) };
+        let file = if src.is_dir() { src.join(".conformance-marker") } else { src.clone() };
+        if let Ok(t) = std::fs::read_to_string(&file) {
+            if t.starts_with("marker-") {
+                b.marker(dest, t.trim());
+            }
+        }
+    }
+}
