@@ -10,9 +10,10 @@ use crate::error::{Error, Result};
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryEntry {
-    /// Use plain HTTP (and accept any certificate over HTTPS).
+    /// `true`: plain HTTP allowed and any certificate accepted. `false`: always verified HTTPS,
+    /// even on loopback (which is otherwise insecure by default, as in docker).
     #[serde(default)]
-    pub insecure: bool,
+    pub insecure: Option<bool>,
     /// Extra CA certificate (PEM) trusted for this registry.
     #[serde(default)]
     pub ca: Option<PathBuf>,
@@ -78,8 +79,8 @@ impl RegistriesConfig {
 
     /// Is `host` (with optional port) insecure? Loopback always is, like docker's default.
     pub fn is_insecure(&self, host: &str) -> bool {
-        if self.entry(host).insecure {
-            return true;
+        if let Some(explicit) = self.entry(host).insecure {
+            return explicit;
         }
         let bare = strip_port(host);
         if bare == "localhost" || in_cidr(bare, "127.0.0.0/8") || bare == "::1" {

@@ -17,6 +17,14 @@ pub struct Store {
     pub root: PathBuf,
     pub blobs: Blobs,
     pub db: Db,
+    pub files: Files,
+}
+
+/// The file side of the store (blobs and snapshot dirs): shareable across threads, unlike the
+/// database connection. Callers record what it produced in the database.
+#[derive(Clone)]
+pub struct Files {
+    pub blobs: Blobs,
     snapshots: PathBuf,
 }
 
@@ -42,20 +50,54 @@ impl Store {
         blobs.clean_stale_tmp();
         Ok(Store {
             root: root.to_path_buf(),
-            blobs,
+            blobs: blobs.clone(),
             db,
-            snapshots,
+            files: Files { blobs, snapshots },
         })
     }
 
     pub fn snapshot_path(&self, diff_id: &Digest) -> PathBuf {
-        self.snapshots.join(diff_id.hex())
+        self.files.snapshot_path(diff_id)
     }
 
+    /// Records a layer unpacked and stored by `Files`.
+    pub fn record_layer(&self, blob: Option<&LayerBlob>, info: &LayerInfo) -> Result<()> {
+        self.db.tx(|q| {
+            q.insert_layer(&info.diff_id, info.size, info.tar_size)?;
+            if let Some(b) = blob {
+                q.add_layer_blob(b)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn ingest_layer(
+        &self,
+        reader: impl Read,
+        digest: Option<&Digest>,
+        media_type: &str,
+        expected_diff: Option<&Digest>,
+        progress: &dyn Fn(u64),
+    ) -> Result<(LayerBlob, LayerInfo)> {
+        let (blob, info) =
+            self.files
+                .ingest_layer(reader, digest, media_type, expected_diff, progress)?;
+        self.record_layer(Some(&blob), &info)?;
+        Ok((blob, info))
+    }
+}
+
+impl Store {
     /// Is this layer unpacked and recorded?
     pub fn has_layer(&self, diff_id: &Digest) -> Result<Option<(u64, u64)>> {
         let row = self.db.read(|q| q.layer(diff_id))?;
         Ok(row.filter(|_| self.snapshot_path(diff_id).is_dir()))
+    }
+}
+
+impl Files {
+    pub fn snapshot_path(&self, diff_id: &Digest) -> PathBuf {
+        self.snapshots.join(diff_id.hex())
     }
 
     /// Moves an unpacked temp dir into place; if another process got there first, keeps theirs.
@@ -70,8 +112,7 @@ impl Store {
                 Err(e) => return Err(Error::at(&dest, "storing layer", e)),
             }
         }
-        self.db
-            .tx(|q| q.insert_layer(&info.diff_id, info.size, info.tar_size))
+        Ok(())
     }
 
     /// Unpacks a (possibly compressed) layer stream, checking its diff ID when one is expected.
@@ -153,7 +194,6 @@ impl Store {
             media_type: media_type.to_string(),
             size: blob_size,
         };
-        self.db.tx(|q| q.add_layer_blob(&blob))?;
         Ok((blob, info))
     }
 
