@@ -11,14 +11,25 @@ pub fn build() -> Result<PathBuf> {
     let triple = "x86_64-unknown-linux-gnu";
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "--bin", "conformance-checker", "--target", triple, "--manifest-path"])
+        .args([
+            "build",
+            "--quiet",
+            "--bin",
+            "conformance-checker",
+            "--target",
+            triple,
+            "--manifest-path",
+        ])
         .arg(manifest.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .output()
         .context("running cargo")?;
     if !out.status.success() {
-        bail!("cargo build of the checker failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "cargo build of the checker failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let bin = target_dir.join(triple).join("debug/conformance-checker");
     if !is_static(&bin)? {
@@ -33,8 +44,17 @@ pub fn is_static(path: &Path) -> Result<bool> {
     if data.len() < 64 || &data[..4] != b"\x7fELF" || data[4] != 2 {
         bail!("{} is not a 64-bit ELF file", path.display());
     }
-    let u = |o: usize, n: usize| data[o..o + n].iter().rev().fold(0u64, |a, b| (a << 8) | *b as u64);
-    let (phoff, phentsize, phnum) = (u(0x20, 8) as usize, u(0x36, 2) as usize, u(0x38, 2) as usize);
+    let u = |o: usize, n: usize| {
+        data[o..o + n]
+            .iter()
+            .rev()
+            .fold(0u64, |a, b| (a << 8) | *b as u64)
+    };
+    let (phoff, phentsize, phnum) = (
+        u(0x20, 8) as usize,
+        u(0x36, 2) as usize,
+        u(0x38, 2) as usize,
+    );
     for i in 0..phnum {
         let off = phoff + i * phentsize;
         if off + 4 <= data.len() && u(off, 4) == 3 {

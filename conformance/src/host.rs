@@ -25,7 +25,11 @@ fn status_field(name: &str) -> String {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(|v| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(|v| v.trim().to_string())
+        })
         .unwrap_or_default()
 }
 
@@ -55,7 +59,10 @@ impl Host {
             .collect();
         let block_device = std::fs::read_dir("/sys/block").ok().and_then(|d| {
             d.flatten()
-                .filter(|e| !e.file_name().to_string_lossy().starts_with("loop") && !e.file_name().to_string_lossy().starts_with("ram"))
+                .filter(|e| {
+                    !e.file_name().to_string_lossy().starts_with("loop")
+                        && !e.file_name().to_string_lossy().starts_with("ram")
+                })
                 .find_map(|e| {
                     let s = std::fs::read_to_string(e.path().join("dev")).ok()?;
                     let (a, b) = s.trim().split_once(':')?;
@@ -64,7 +71,10 @@ impl Host {
         });
         Host {
             ns,
-            oom_score_adj: std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+            oom_score_adj: std::fs::read_to_string("/proc/self/oom_score_adj")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
             seccomp: status_field("Seccomp"),
             apparmor: Path::new("/sys/kernel/security/apparmor").exists(),
             selinux: Path::new("/sys/fs/selinux/enforce").exists(),
@@ -101,12 +111,22 @@ pub const NS_TYPES: [(&str, &str); 8] = [
 /// Moves hugetlb from cgroup2 to a v1 hierarchy, the fix crun needs on this machine's hybrid
 /// layout (see docs/conformance.md). Only done when CONFORMANCE_CGROUP_FIX=1 asks for it.
 pub fn apply_cgroup_fix() -> anyhow::Result<bool> {
-    let controllers = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers").unwrap_or_default();
+    let controllers =
+        std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers").unwrap_or_default();
     if !controllers.split_whitespace().any(|c| c == "hugetlb") {
         return Ok(false);
     }
     std::fs::create_dir_all("/sys/fs/cgroup/hugetlb")?;
-    let st = std::process::Command::new("mount").args(["-t", "cgroup", "-o", "hugetlb", "cgroup", "/sys/fs/cgroup/hugetlb"]).status()?;
+    let st = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "cgroup",
+            "-o",
+            "hugetlb",
+            "cgroup",
+            "/sys/fs/cgroup/hugetlb",
+        ])
+        .status()?;
     anyhow::ensure!(st.success(), "mounting hugetlb as a v1 hierarchy failed");
     Ok(true)
 }

@@ -59,7 +59,12 @@ fn main() {
 }
 
 fn selected(args: &Args) -> Vec<Case> {
-    cases::all().into_iter().filter(|c| args.filter.is_empty() || args.filter.iter().any(|f| c.name.contains(f.as_str()))).collect()
+    cases::all()
+        .into_iter()
+        .filter(|c| {
+            args.filter.is_empty() || args.filter.iter().any(|f| c.name.contains(f.as_str()))
+        })
+        .collect()
 }
 
 fn run() -> Result<bool> {
@@ -71,8 +76,11 @@ fn run() -> Result<bool> {
         }
         return Ok(false);
     }
-    let Some(runtime) = args.runtime.clone() else { bail!("no runtime given: pass --runtime PATH (or set CONFORMANCE_RUNTIME)") };
-    let runtime = std::fs::canonicalize(&runtime).with_context(|| format!("runtime {}", runtime.display()))?;
+    let Some(runtime) = args.runtime.clone() else {
+        bail!("no runtime given: pass --runtime PATH (or set CONFORMANCE_RUNTIME)")
+    };
+    let runtime = std::fs::canonicalize(&runtime)
+        .with_context(|| format!("runtime {}", runtime.display()))?;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!("must run as root: containers are created with real namespaces and cgroups");
@@ -107,7 +115,11 @@ fn run_in(args: &Args, cases: &[Case], runtime: &Path, work: &Path) -> Result<bo
     let root = work.join("root");
     std::fs::create_dir_all(&root)?;
 
-    let mut rt = runtime::Runtime { path: runtime.to_path_buf(), root, env: Vec::new() };
+    let mut rt = runtime::Runtime {
+        path: runtime.to_path_buf(),
+        root,
+        env: Vec::new(),
+    };
     if args.self_test {
         let wrapper = work.join("sabotage.sh");
         std::fs::write(&wrapper, SABOTAGE)?;
@@ -126,7 +138,10 @@ fn run_in(args: &Args, cases: &[Case], runtime: &Path, work: &Path) -> Result<bo
     for (i, case) in cases.iter().enumerate() {
         if args.self_test {
             rt.env = case.sabotage.env();
-            rt.env.push(("SABOTAGE_REAL".into(), runtime.to_string_lossy().into_owned()));
+            rt.env.push((
+                "SABOTAGE_REAL".into(),
+                runtime.to_string_lossy().into_owned(),
+            ));
         }
         let dir = work.join(format!("case{i}"));
         std::fs::create_dir_all(&dir)?;
@@ -137,7 +152,9 @@ fn run_in(args: &Args, cases: &[Case], runtime: &Path, work: &Path) -> Result<bo
         let ms = t.elapsed().as_millis();
         let res = if args.self_test {
             match res {
-                Ok(()) => Err(Stop::Fail("sabotage NOT caught: the case passed against a misbehaving runtime".into())),
+                Ok(()) => Err(Stop::Fail(
+                    "sabotage NOT caught: the case passed against a misbehaving runtime".into(),
+                )),
                 Err(Stop::Fail(why)) => {
                     if args.verbose {
                         println!("#   caught: {why}");
@@ -167,7 +184,11 @@ fn run_in(args: &Args, cases: &[Case], runtime: &Path, work: &Path) -> Result<bo
             println!("#   {}", case.spec);
         }
     }
-    println!("# {} cases in {:.1} s", cases.len(), started.elapsed().as_secs_f64());
+    println!(
+        "# {} cases in {:.1} s",
+        cases.len(),
+        started.elapsed().as_secs_f64()
+    );
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     Ok(failed > 0)
 }
@@ -194,25 +215,44 @@ fn tempdir() -> Result<PathBuf> {
 fn remove_work(work: &Path) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let prefix = work.to_string_lossy().to_string();
-    let mut leaked: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).collect();
+    let mut leaked: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
     leaked.sort_by_key(|m| std::cmp::Reverse(m.len()));
     for m in &leaked {
-        let _ = std::process::Command::new("umount").args(["-l", m]).status();
+        let _ = std::process::Command::new("umount")
+            .args(["-l", m])
+            .status();
     }
     if leaked.is_empty() {
         let _ = std::fs::remove_dir_all(work);
     } else {
-        eprintln!("warning: leaked mounts under {} were detached; directory left in place", work.display());
+        eprintln!(
+            "warning: leaked mounts under {} were detached; directory left in place",
+            work.display()
+        );
     }
 }
 
 /// Builds the busybox rootfs once per run with hack/rootfs.sh.
 fn build_rootfs(dir: &Path) -> Result<()> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hack/rootfs.sh");
-    let script = std::env::var_os("CONFORMANCE_ROOTFS_SCRIPT").map(PathBuf::from).unwrap_or(script);
-    let out = std::process::Command::new("bash").arg(&script).arg(dir).output().with_context(|| format!("running {}", script.display()))?;
+    let script = std::env::var_os("CONFORMANCE_ROOTFS_SCRIPT")
+        .map(PathBuf::from)
+        .unwrap_or(script);
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(dir)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {
-        bail!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }

@@ -29,9 +29,23 @@ pub struct Out {
 impl Out {
     /// A one-line summary for failure messages.
     pub fn brief(&self) -> String {
-        let text = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
-        let last = text.trim().lines().rev().take(2).collect::<Vec<_>>().join(" | ");
-        let status = if self.timed_out { "timed out".to_string() } else { format!("exit {:?}", self.code) };
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let last = text
+            .trim()
+            .lines()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let status = if self.timed_out {
+            "timed out".to_string()
+        } else {
+            format!("exit {:?}", self.code)
+        };
         format!("{status}: {}", last.chars().take(300).collect::<String>())
     }
 }
@@ -41,7 +55,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 impl Runtime {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.path);
-        c.arg("--root").arg(&self.root).args(args).stdin(Stdio::null());
+        c.arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .stdin(Stdio::null());
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -73,7 +90,9 @@ impl Runtime {
 }
 
 pub fn run_with_timeout(mut c: Command, timeout: Duration) -> Result<Out> {
-    let mut child = c.spawn().with_context(|| format!("running {:?}", c.get_program()))?;
+    let mut child = c
+        .spawn()
+        .with_context(|| format!("running {:?}", c.get_program()))?;
     let mut so = child.stdout.take();
     let mut se = child.stderr.take();
     let t_out = std::thread::spawn(move || {
@@ -116,5 +135,11 @@ pub fn run_with_timeout(mut c: Command, timeout: Duration) -> Result<Out> {
             String::new()
         }
     };
-    Ok(Out { ok: status.success() && !timed_out, code: status.code(), stdout: join(t_out), stderr: join(t_err), timed_out })
+    Ok(Out {
+        ok: status.success() && !timed_out,
+        code: status.code(),
+        stdout: join(t_out),
+        stderr: join(t_err),
+        timed_out,
+    })
 }

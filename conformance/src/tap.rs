@@ -8,7 +8,11 @@ pub struct Report {
 }
 
 pub fn parse(text: &str) -> Report {
-    let mut r = Report { complete: false, failures: Vec::new(), passed: 0 };
+    let mut r = Report {
+        complete: false,
+        failures: Vec::new(),
+        passed: 0,
+    };
     for line in text.lines() {
         if line.starts_with("1..") {
             r.complete = true;

@@ -24,7 +24,11 @@ fn baseline(_: &mut Ctx, _: &mut Bundle, _: &mut Value) {}
 /// wrong directory shows the wrong marker.
 fn alt_rootfs(ctx: &mut Ctx, b: &mut Bundle) {
     let alt = b.dir.join("rootfs2");
-    let _ = std::process::Command::new("cp").arg("-al").arg(ctx.base_rootfs).arg(&alt).status();
+    let _ = std::process::Command::new("cp")
+        .arg("-al")
+        .arg(ctx.base_rootfs)
+        .arg(&alt)
+        .status();
     let _ = std::fs::create_dir_all(alt.join("conformance"));
     let _ = std::fs::hard_link(ctx.checker, alt.join("conformance/checker"));
     write(&alt.join("conformance/rootfs-marker"), "wrong-rootfs");
@@ -49,37 +53,82 @@ fn root_writable(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 fn mount_options(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    push_mount(cfg, json!({"destination": "/opts", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "noexec", "noatime", "mode=1750", "size=1m"]}));
-    push_mount(cfg, json!({"destination": "/opts-ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "relatime", "nodiratime"]}));
-    push_mount(cfg, json!({"destination": "/opts-exec", "type": "tmpfs", "source": "tmpfs", "options": ["exec", "dev", "suid", "strictatime", "rw"]}));
+    push_mount(
+        cfg,
+        json!({"destination": "/opts", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "noexec", "noatime", "mode=1750", "size=1m"]}),
+    );
+    push_mount(
+        cfg,
+        json!({"destination": "/opts-ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "relatime", "nodiratime"]}),
+    );
+    push_mount(
+        cfg,
+        json!({"destination": "/opts-exec", "type": "tmpfs", "source": "tmpfs", "options": ["exec", "dev", "suid", "strictatime", "rw"]}),
+    );
 }
 
 fn mount_bind(ctx: &mut Ctx, b: &mut Bundle, cfg: &mut Value) {
     // Absolute source outside the bundle, relative source inside it, a file, and a
     // destination that does not exist in the rootfs yet.
     let abs = ctx.dir.join("bind-src");
-    write(&abs.join(".conformance-marker"), &format!("marker-abs-{}", ctx.tag));
-    write(&b.dir.join("rel-src/.conformance-marker"), &format!("marker-rel-{}", ctx.tag));
+    write(
+        &abs.join(".conformance-marker"),
+        &format!("marker-abs-{}", ctx.tag),
+    );
+    write(
+        &b.dir.join("rel-src/.conformance-marker"),
+        &format!("marker-rel-{}", ctx.tag),
+    );
     write(&b.dir.join("file-src"), &format!("marker-file-{}", ctx.tag));
     write(&b.rootfs.join("etc/bound-file"), "original");
-    push_mount(cfg, json!({"destination": "/bind-dir", "type": "bind", "source": abs.to_string_lossy(), "options": ["rbind", "ro"]}));
-    push_mount(cfg, json!({"destination": "/new/deep/dir", "type": "none", "source": "rel-src", "options": ["bind", "rw", "nosuid"]}));
-    push_mount(cfg, json!({"destination": "/etc/bound-file", "type": "bind", "source": "file-src", "options": ["bind", "ro"]}));
+    push_mount(
+        cfg,
+        json!({"destination": "/bind-dir", "type": "bind", "source": abs.to_string_lossy(), "options": ["rbind", "ro"]}),
+    );
+    push_mount(
+        cfg,
+        json!({"destination": "/new/deep/dir", "type": "none", "source": "rel-src", "options": ["bind", "rw", "nosuid"]}),
+    );
+    push_mount(
+        cfg,
+        json!({"destination": "/etc/bound-file", "type": "bind", "source": "file-src", "options": ["bind", "ro"]}),
+    );
 }
 
 fn mount_order(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    push_mount(cfg, json!({"destination": "/m", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}));
-    push_mount(cfg, json!({"destination": "/m/sub", "type": "tmpfs", "source": "tmpfs", "options": ["size=2m"]}));
-    push_mount(cfg, json!({"destination": "/same", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}));
-    push_mount(cfg, json!({"destination": "/same", "type": "tmpfs", "source": "tmpfs", "options": ["size=3m"]}));
+    push_mount(
+        cfg,
+        json!({"destination": "/m", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}),
+    );
+    push_mount(
+        cfg,
+        json!({"destination": "/m/sub", "type": "tmpfs", "source": "tmpfs", "options": ["size=2m"]}),
+    );
+    push_mount(
+        cfg,
+        json!({"destination": "/same", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}),
+    );
+    push_mount(
+        cfg,
+        json!({"destination": "/same", "type": "tmpfs", "source": "tmpfs", "options": ["size=3m"]}),
+    );
 }
 
 fn mount_relative_dest(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    push_mount(cfg, json!({"destination": "relative-dest", "type": "tmpfs", "source": "tmpfs"}));
+    push_mount(
+        cfg,
+        json!({"destination": "relative-dest", "type": "tmpfs", "source": "tmpfs"}),
+    );
 }
 
 fn args(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    cfg["process"]["args"] = json!([crate::spec::CHECKER, "with space", "", "--flag=x", "ünïcode"]);
+    cfg["process"]["args"] = json!([
+        crate::spec::CHECKER,
+        "with space",
+        "",
+        "--flag=x",
+        "ünïcode"
+    ]);
 }
 
 fn args_path(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -100,7 +149,13 @@ fn cwd_relative(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 fn env(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    cfg["process"]["env"] = json!(["PATH=/bin", "EMPTY=", "WITH_EQ=a=b", "SPACES=a b  c", "lower_case=1"]);
+    cfg["process"]["env"] = json!([
+        "PATH=/bin",
+        "EMPTY=",
+        "WITH_EQ=a=b",
+        "SPACES=a b  c",
+        "lower_case=1"
+    ]);
 }
 
 fn user(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -129,7 +184,12 @@ fn rlimits_duplicate(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 fn caps(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    let set = json!(["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETUID"]);
+    let set = json!([
+        "CAP_CHOWN",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SETUID"
+    ]);
     cfg["process"]["capabilities"] = json!({
         "bounding": set, "permitted": set, "effective": set,
         "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]
@@ -163,7 +223,8 @@ fn oom_negative(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 fn need_sys_resource(h: &Host) -> Option<String> {
-    (!h.cap_sys_resource).then(|| "no CAP_SYS_RESOURCE on this host: a negative oom_score_adj cannot be set".into())
+    (!h.cap_sys_resource)
+        .then(|| "no CAP_SYS_RESOURCE on this host: a negative oom_score_adj cannot be set".into())
 }
 
 fn apparmor(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -209,8 +270,20 @@ fn bad_version(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 pub fn cases() -> Vec<Case> {
-    let ck = |name, spec, f, sabotage| Case { name, spec, needs: always, kind: Kind::Checker(f), sabotage };
-    let rj = |name, spec, f, sabotage| Case { name, spec, needs: always, kind: Kind::Rejected(f), sabotage };
+    let ck = |name, spec, f, sabotage| Case {
+        name,
+        spec,
+        needs: always,
+        kind: Kind::Checker(f),
+        sabotage,
+    };
+    let rj = |name, spec, f, sabotage| Case {
+        name,
+        spec,
+        needs: always,
+        kind: Kind::Rejected(f),
+        sabotage,
+    };
     let mut v = vec![
         ck("config.mounts.default-filesystems", "config.md#mounts: entries mounted; config-linux.md#default-filesystems: /proc, /sys, /dev/pts, /dev/shm SHOULD be available", baseline as fn(&mut Ctx, &mut Bundle, &mut Value), jq(".mounts |= map(select(.destination != \"/dev/mqueue\"))")),
         ck("config.root.path-relative", "config.md#root: path relative to the bundle; a directory MUST exist at the path", root_relative, jq(".root.path = \"rootfs2\"")),
@@ -247,7 +320,13 @@ pub fn cases() -> Vec<Case> {
         ck("config.annotations.unknown-key", "config.md#annotations: MUST NOT generate an error on an unknown annotation key", unknown_annotation, reject_if("(.annotations // {}) | has(\"org.example.unknown.key\")")),
         rj("config.oci-version.invalid-rejected", "config.md#specification-version: ociVersion MUST be SemVer; config.md#valid-values: invalid values MUST error", bad_version, jq(".ociVersion = \"1.0.2\"")),
     ];
-    v.push(Case { name: "config.process.oom-score-adj-negative", spec: "config.md#linux-process: oomScoreAdj set (negative)", needs: need_sys_resource, kind: Kind::Checker(oom_negative), sabotage: jq("del(.process.oomScoreAdj)") });
+    v.push(Case {
+        name: "config.process.oom-score-adj-negative",
+        spec: "config.md#linux-process: oomScoreAdj set (negative)",
+        needs: need_sys_resource,
+        kind: Kind::Checker(oom_negative),
+        sabotage: jq("del(.process.oomScoreAdj)"),
+    });
     v.push(Case { name: "config.process.apparmor-missing-profile-rejected", spec: "config.md#linux-process: apparmorProfile; runtime.md#create: a property that cannot be applied MUST error", needs: need_apparmor, kind: Kind::Rejected(apparmor), sabotage: jq("del(.process.apparmorProfile)") });
     v.push(Case { name: "config.process.selinux-invalid-label-rejected", spec: "config.md#linux-process: selinuxLabel; runtime.md#create: a property that cannot be applied MUST error", needs: need_selinux, kind: Kind::Rejected(selinux), sabotage: jq("del(.process.selinuxLabel)") });
     v

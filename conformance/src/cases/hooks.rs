@@ -19,18 +19,30 @@ fn failing(name: &str, dir: &str) -> Value {
 }
 
 fn log(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("log")).unwrap_or_default().lines().map(String::from).collect()
+    std::fs::read_to_string(dir.join("log"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 fn mark(dir: &Path, what: &str) {
     use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(dir.join("log")) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.join("log"))
+    {
         let _ = writeln!(f, "{what}");
     }
 }
 
 /// A bundle with a writable /shared bind mount from `<bundle>/shared`, where hooks log.
-fn hook_bundle(ctx: &mut Ctx, hooks: impl FnOnce(&str) -> Value, script: &str) -> Result<(Bundle, std::path::PathBuf, Value), super::Stop> {
+fn hook_bundle(
+    ctx: &mut Ctx,
+    hooks: impl FnOnce(&str) -> Value,
+    script: &str,
+) -> Result<(Bundle, std::path::PathBuf, Value), super::Stop> {
     let b = ctx.bundle()?;
     let shared = b.dir.join("shared");
     std::fs::create_dir_all(&shared).map_err(anyhow::Error::from)?;
@@ -73,19 +85,35 @@ fn order_and_state(ctx: &mut Ctx, check_order: bool) -> Outcome {
     ensure!(o.ok, "delete failed: {}", o.brief());
     mark(&shared, "<delete returned>");
 
-    let got: Vec<String> = log(&shared).into_iter().filter(|l| l != "process").collect();
+    let got: Vec<String> = log(&shared)
+        .into_iter()
+        .filter(|l| l != "process")
+        .collect();
     if !check_order {
         return hook_states(&shared, &b, &l, &st);
     }
     let want = [
-        "prestart-1", "prestart-2", "createRuntime", "createContainer", "<create returned>", "<start called>", "startContainer", "poststart",
-        "<start returned>", "<delete called>", "poststop", "<delete returned>",
+        "prestart-1",
+        "prestart-2",
+        "createRuntime",
+        "createContainer",
+        "<create returned>",
+        "<start called>",
+        "startContainer",
+        "poststart",
+        "<start returned>",
+        "<delete called>",
+        "poststop",
+        "<delete returned>",
     ];
     ensure!(got == want, "hook order {got:?}, want {want:?}");
     let all = log(&shared);
     let p = all.iter().position(|x| x == "process");
     let s = all.iter().position(|x| x == "<start called>");
-    ensure!(p.is_some() && p > s, "the process ran before start: {all:?}");
+    ensure!(
+        p.is_some() && p > s,
+        "the process ran before start: {all:?}"
+    );
     Ok(())
 }
 
@@ -96,29 +124,69 @@ fn hook_states(shared: &Path, b: &Bundle, l: &super::Launched, st: &Value) -> Ou
             problems.push(msg);
         }
     };
-    for hook in ["prestart-1", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
+    for hook in [
+        "prestart-1",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ] {
         let text = std::fs::read_to_string(shared.join(format!("{hook}.json"))).unwrap_or_default();
         let hs: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if hs.is_null() {
             check(false, format!("{hook}: no state JSON on stdin ({text:?})"));
             continue;
         }
-        check(hs["id"] == l.id.as_str(), format!("{hook}: state id {}, want {}", hs["id"], l.id));
-        check(hs["bundle"] == b.path().as_str(), format!("{hook}: state bundle {}, want {}", hs["bundle"], b.path()));
-        check(hs["ociVersion"].is_string(), format!("{hook}: state has no ociVersion"));
-        check(hs["annotations"]["org.example.hooks"] == "1", format!("{hook}: state annotations {}", hs["annotations"]));
+        check(
+            hs["id"] == l.id.as_str(),
+            format!("{hook}: state id {}, want {}", hs["id"], l.id),
+        );
+        check(
+            hs["bundle"] == b.path().as_str(),
+            format!("{hook}: state bundle {}, want {}", hs["bundle"], b.path()),
+        );
+        check(
+            hs["ociVersion"].is_string(),
+            format!("{hook}: state has no ociVersion"),
+        );
+        check(
+            hs["annotations"]["org.example.hooks"] == "1",
+            format!("{hook}: state annotations {}", hs["annotations"]),
+        );
         let status = hs["status"].as_str().unwrap_or("");
         if hook == "poststop" {
-            check(status == "stopped", format!("poststop: state status {status:?}, want stopped"));
+            check(
+                status == "stopped",
+                format!("poststop: state status {status:?}, want stopped"),
+            );
         } else {
-            check(["creating", "created", "running"].contains(&status), format!("{hook}: state status {status:?}"));
-            check(hs["pid"] == st["pid"], format!("{hook}: state pid {}, want the container's host pid {}", hs["pid"], st["pid"]));
+            check(
+                ["creating", "created", "running"].contains(&status),
+                format!("{hook}: state status {status:?}"),
+            );
+            check(
+                hs["pid"] == st["pid"],
+                format!(
+                    "{hook}: state pid {}, want the container's host pid {}",
+                    hs["pid"], st["pid"]
+                ),
+            );
         }
         let args = std::fs::read_to_string(shared.join(format!("{hook}.args"))).unwrap_or_default();
-        check(args.trim() == format!("argv0-{hook} arg1"), format!("{hook}: argv {args:?}, want the hook's args"));
+        check(
+            args.trim() == format!("argv0-{hook} arg1"),
+            format!("{hook}: argv {args:?}, want the hook's args"),
+        );
         let env = std::fs::read_to_string(shared.join(format!("{hook}.env"))).unwrap_or_default();
-        check(env.lines().any(|l| l == format!("HOOK={hook}")), format!("{hook}: the hook's env is missing"));
-        check(!env.contains("CONFORMANCE_LEAK"), format!("{hook}: the runtime's own environment leaked into the hook"));
+        check(
+            env.lines().any(|l| l == format!("HOOK={hook}")),
+            format!("{hook}: the hook's env is missing"),
+        );
+        check(
+            !env.contains("CONFORMANCE_LEAK"),
+            format!("{hook}: the runtime's own environment leaked into the hook"),
+        );
     }
     if problems.is_empty() {
         Ok(())
@@ -137,21 +205,38 @@ fn state(ctx: &mut Ctx) -> Outcome {
 
 fn create_hook_fails(ctx: &mut Ctx, kind: &str) -> Outcome {
     let k = kind.to_string();
-    let (b, shared, _) = hook_bundle(ctx, |d| json!({ k: [failing("bad", d)] }), "echo process >> /shared/log")?;
+    let (b, shared, _) = hook_bundle(
+        ctx,
+        |d| json!({ k: [failing("bad", d)] }),
+        "echo process >> /shared/log",
+    )?;
     let id = ctx.id("hf");
     let o = ctx.create(&id, &b)?;
     let mut errored = !o.ok;
     if o.ok {
         errored = !ctx.start(&id)?.ok;
     }
-    ensure!(errored, "a failing {kind} hook generated no error from create or start");
+    ensure!(
+        errored,
+        "a failing {kind} hook generated no error from create or start"
+    );
     std::thread::sleep(Duration::from_millis(100));
-    ensure!(log(&shared).contains(&"bad".to_string()), "the {kind} hook never ran");
-    ensure!(!log(&shared).contains(&"process".to_string()), "the user process ran although a {kind} hook failed");
+    ensure!(
+        log(&shared).contains(&"bad".to_string()),
+        "the {kind} hook never ran"
+    );
+    ensure!(
+        !log(&shared).contains(&"process".to_string()),
+        "the user process ran although a {kind} hook failed"
+    );
     let st = ctx.cmd(&["state", &id])?;
     if st.ok {
         let v: Value = serde_json::from_str(&st.stdout).unwrap_or(Value::Null);
-        ensure!(v["status"] == "stopped", "after the failed {kind} hook the container is {}", v["status"]);
+        ensure!(
+            v["status"] == "stopped",
+            "after the failed {kind} hook the container is {}",
+            v["status"]
+        );
     }
     Ok(())
 }
@@ -165,36 +250,74 @@ fn create_runtime_fails(ctx: &mut Ctx) -> Outcome {
 }
 
 fn poststart_fails(ctx: &mut Ctx) -> Outcome {
-    let (b, shared, _) = hook_bundle(ctx, |d| json!({"poststart": [failing("bad", d), recorder("after", d)]}), "echo process >> /shared/log; sleep 0.3")?;
+    let (b, shared, _) = hook_bundle(
+        ctx,
+        |d| json!({"poststart": [failing("bad", d), recorder("after", d)]}),
+        "echo process >> /shared/log; sleep 0.3",
+    )?;
     let l = ctx.launch(&b, "ps")?;
     let o = ctx.start(&l.id)?;
-    ensure!(o.ok, "start failed because a poststart hook failed (MUST only warn): {}", o.brief());
-    ensure!(log(&shared).contains(&"after".to_string()), "the poststart hook after the failing one did not run");
+    ensure!(
+        o.ok,
+        "start failed because a poststart hook failed (MUST only warn): {}",
+        o.brief()
+    );
+    ensure!(
+        log(&shared).contains(&"after".to_string()),
+        "the poststart hook after the failing one did not run"
+    );
     ctx.wait(&l, Duration::from_secs(5))?;
-    ensure!(log(&shared).contains(&"process".to_string()), "the user process did not run");
+    ensure!(
+        log(&shared).contains(&"process".to_string()),
+        "the user process did not run"
+    );
     Ok(())
 }
 
 fn poststop_fails(ctx: &mut Ctx) -> Outcome {
-    let (b, shared, _) = hook_bundle(ctx, |d| json!({"poststop": [failing("bad", d), recorder("after", d)]}), "exit 0")?;
+    let (b, shared, _) = hook_bundle(
+        ctx,
+        |d| json!({"poststop": [failing("bad", d), recorder("after", d)]}),
+        "exit 0",
+    )?;
     let l = ctx.launch(&b, "pp")?;
     ensure!(ctx.start(&l.id)?.ok, "start failed");
     ctx.wait(&l, Duration::from_secs(5))?;
     let o = ctx.delete(&l.id)?;
-    ensure!(o.ok, "delete failed because a poststop hook failed (MUST only warn): {}", o.brief());
-    ensure!(log(&shared).contains(&"after".to_string()), "the poststop hook after the failing one did not run");
-    ensure!(!ctx.cmd(&["state", &l.id])?.ok, "the container still exists after delete");
+    ensure!(
+        o.ok,
+        "delete failed because a poststop hook failed (MUST only warn): {}",
+        o.brief()
+    );
+    ensure!(
+        log(&shared).contains(&"after".to_string()),
+        "the poststop hook after the failing one did not run"
+    );
+    ensure!(
+        !ctx.cmd(&["state", &l.id])?.ok,
+        "the container still exists after delete"
+    );
     Ok(())
 }
 
 fn timeout(ctx: &mut Ctx) -> Outcome {
-    let (b, _shared, _) = hook_bundle(ctx, |_| json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "6"], "timeout": 1}]}), "exit 0")?;
+    let (b, _shared, _) = hook_bundle(
+        ctx,
+        |_| json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "6"], "timeout": 1}]}),
+        "exit 0",
+    )?;
     let id = ctx.id("to");
     let t = Instant::now();
     let o = ctx.create(&id, &b)?;
     let took = t.elapsed();
-    ensure!(!o.ok, "create succeeded although the prestart hook ran past its 1s timeout");
-    ensure!(took < Duration::from_secs(4), "create took {took:?}: the hook was not aborted at its timeout");
+    ensure!(
+        !o.ok,
+        "create succeeded although the prestart hook ran past its 1s timeout"
+    );
+    ensure!(
+        took < Duration::from_secs(4),
+        "create took {took:?}: the hook was not aborted at its timeout"
+    );
     Ok(())
 }
 
@@ -207,7 +330,13 @@ fn zero_timeout(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 pub fn cases() -> Vec<Case> {
-    let sc = |name, spec, f: fn(&mut Ctx) -> Outcome, sabotage| Case { name, spec, needs: always, kind: Kind::Scenario(f), sabotage };
+    let sc = |name, spec, f: fn(&mut Ctx) -> Outcome, sabotage| Case {
+        name,
+        spec,
+        needs: always,
+        kind: Kind::Scenario(f),
+        sabotage,
+    };
     vec![
         sc("hooks.order", "config.md#posix-platform-hooks: hooks MUST be called in the listed order; runtime.md#lifecycle: prestart, createRuntime, createContainer during create, startContainer and poststart during start, poststop during delete", order, jq(".hooks.prestart |= reverse")),
         sc("hooks.state-on-stdin", "config.md#posix-platform-hooks: the state MUST be passed to hooks over stdin; path/args/env semantics", state, jq(".hooks |= map_values(map(.args[2] = \"exec </dev/null; \" + .args[2]))")),

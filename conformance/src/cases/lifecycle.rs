@@ -1,6 +1,9 @@
 //! runtime.md: state, lifecycle, operations and errors.
 
-use super::{always, fake_ok, jq, noop, post_create, post_delete, pre_start, state_jq, Bundle, Case, Ctx, Kind, Launched, Outcome, Stop};
+use super::{
+    always, fake_ok, jq, noop, post_create, post_delete, pre_start, state_jq, Bundle, Case, Ctx,
+    Kind, Launched, Outcome, Stop,
+};
 use crate::ensure;
 use crate::reap;
 use crate::spec::{base, sh};
@@ -9,7 +12,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A bundle whose process is a shell script; the root is writable so the script can leave marks.
-fn shell_bundle(ctx: &mut Ctx, script: &str, edit: impl FnOnce(&mut Value)) -> Result<Bundle, Stop> {
+fn shell_bundle(
+    ctx: &mut Ctx,
+    script: &str,
+    edit: impl FnOnce(&mut Value),
+) -> Result<Bundle, Stop> {
     let b = ctx.bundle()?;
     let mut cfg = base();
     cfg["process"]["args"] = sh(script);
@@ -38,7 +45,10 @@ fn running(ctx: &mut Ctx, suffix: &str) -> Result<(Bundle, Launched), Stop> {
     let l = ctx.launch(&b, suffix)?;
     let o = ctx.start(&l.id)?;
     ensure!(o.ok, "start failed: {}", o.brief());
-    ensure!(wait_file(&b.rootfs.join("ready"), Duration::from_secs(5)), "the container process never ran");
+    ensure!(
+        wait_file(&b.rootfs.join("ready"), Duration::from_secs(5)),
+        "the container process never ran"
+    );
     Ok((b, l))
 }
 
@@ -54,18 +64,45 @@ fn stopped(ctx: &mut Ctx, suffix: &str) -> Result<(Bundle, Launched), Stop> {
 fn semver(v: &str) -> bool {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn state_created(ctx: &mut Ctx) -> Outcome {
-    let b = shell_bundle(ctx, "exit 0", |c| c["annotations"] = json!({"org.example.conformance": "yes", "empty": ""}))?;
+    let b = shell_bundle(ctx, "exit 0", |c| {
+        c["annotations"] = json!({"org.example.conformance": "yes", "empty": ""})
+    })?;
     let l = ctx.launch(&b, "s")?;
     let st = ctx.state(&l.id)?;
-    ensure!(st["id"] == l.id.as_str(), "state id {} want {}", st["id"], l.id);
-    ensure!(st["ociVersion"].as_str().is_some_and(semver), "state ociVersion {} is not SemVer", st["ociVersion"]);
-    ensure!(reap::alive(l.pid), "state pid {} is not a live process", l.pid);
-    ensure!(st["bundle"] == b.path().as_str(), "state bundle {} want the absolute bundle path {}", st["bundle"], b.path());
-    ensure!(st["annotations"] == json!({"org.example.conformance": "yes", "empty": ""}), "state annotations {} want the config's", st["annotations"]);
+    ensure!(
+        st["id"] == l.id.as_str(),
+        "state id {} want {}",
+        st["id"],
+        l.id
+    );
+    ensure!(
+        st["ociVersion"].as_str().is_some_and(semver),
+        "state ociVersion {} is not SemVer",
+        st["ociVersion"]
+    );
+    ensure!(
+        reap::alive(l.pid),
+        "state pid {} is not a live process",
+        l.pid
+    );
+    ensure!(
+        st["bundle"] == b.path().as_str(),
+        "state bundle {} want the absolute bundle path {}",
+        st["bundle"],
+        b.path()
+    );
+    ensure!(
+        st["annotations"] == json!({"org.example.conformance": "yes", "empty": ""}),
+        "state annotations {} want the config's",
+        st["annotations"]
+    );
     Ok(())
 }
 
@@ -73,11 +110,17 @@ fn not_run_at_create(ctx: &mut Ctx) -> Outcome {
     let b = shell_bundle(ctx, "echo x >> /ran", |_| {})?;
     let l = ctx.launch(&b, "n")?;
     std::thread::sleep(Duration::from_millis(150));
-    ensure!(!b.rootfs.join("ran").exists(), "the user process ran before start");
+    ensure!(
+        !b.rootfs.join("ran").exists(),
+        "the user process ran before start"
+    );
     let o = ctx.start(&l.id)?;
     ensure!(o.ok, "start failed: {}", o.brief());
     ctx.wait(&l, Duration::from_secs(5))?;
-    ensure!(b.rootfs.join("ran").exists(), "the user process did not run after start");
+    ensure!(
+        b.rootfs.join("ran").exists(),
+        "the user process did not run after start"
+    );
     Ok(())
 }
 
@@ -89,7 +132,10 @@ fn start_running(ctx: &mut Ctx) -> Outcome {
     ensure!(o.ok, "kill failed: {}", o.brief());
     ctx.wait(&l, Duration::from_secs(5))?;
     let s = ctx.status(&l.id)?;
-    ensure!(s == "stopped", "status after the process was killed is {s}, want stopped");
+    ensure!(
+        s == "stopped",
+        "status after the process was killed is {s}, want stopped"
+    );
     Ok(())
 }
 
@@ -98,9 +144,15 @@ fn start_twice(ctx: &mut Ctx) -> Outcome {
     let o = ctx.start(&l.id)?;
     ensure!(!o.ok, "a second start of a running container succeeded");
     let st = ctx.state(&l.id)?;
-    ensure!(st["status"] == "running" && st["pid"] == l.pid, "the failed start changed the container: {st}");
+    ensure!(
+        st["status"] == "running" && st["pid"] == l.pid,
+        "the failed start changed the container: {st}"
+    );
     std::thread::sleep(Duration::from_millis(100));
-    let runs = std::fs::read_to_string(b.rootfs.join("ran")).unwrap_or_default().lines().count();
+    let runs = std::fs::read_to_string(b.rootfs.join("ran"))
+        .unwrap_or_default()
+        .lines()
+        .count();
     ensure!(runs == 1, "the user process ran {runs} times");
     Ok(())
 }
@@ -168,7 +220,10 @@ fn create_no_config(ctx: &mut Ctx) -> Outcome {
     let id = ctx.id("nc");
     let o = ctx.create(&id, &b)?;
     ensure!(!o.ok, "create of a bundle without config.json succeeded");
-    ensure!(!ctx.cmd(&["state", &id])?.ok, "a container exists after the failed create");
+    ensure!(
+        !ctx.cmd(&["state", &id])?.ok,
+        "a container exists after the failed create"
+    );
     Ok(())
 }
 
@@ -191,15 +246,24 @@ fn kill_running(ctx: &mut Ctx) -> Outcome {
     let b = shell_bundle(ctx, script, |_| {})?;
     let l = ctx.launch(&b, "k")?;
     ensure!(ctx.start(&l.id)?.ok, "start failed");
-    ensure!(wait_file(&b.rootfs.join("ready"), Duration::from_secs(5)), "the container process never ran");
+    ensure!(
+        wait_file(&b.rootfs.join("ready"), Duration::from_secs(5)),
+        "the container process never ran"
+    );
     let o = ctx.kill(&l.id, "10")?;
     ensure!(o.ok, "kill {} 10 failed: {}", l.id, o.brief());
     let code = ctx.wait(&l, Duration::from_secs(5))?;
     if let Some(c) = code {
-        ensure!(c == 42, "exit status {c}: SIGUSR1 did not reach the process's handler (want 42)");
+        ensure!(
+            c == 42,
+            "exit status {c}: SIGUSR1 did not reach the process's handler (want 42)"
+        );
     }
     let s = ctx.status(&l.id)?;
-    ensure!(s == "stopped", "status after the process exited is {s}, want stopped");
+    ensure!(
+        s == "stopped",
+        "status after the process exited is {s}, want stopped"
+    );
     Ok(())
 }
 
@@ -210,7 +274,10 @@ fn kill_created(ctx: &mut Ctx) -> Outcome {
     ensure!(o.ok, "kill of a created container failed: {}", o.brief());
     ctx.wait(&l, Duration::from_secs(5))?;
     let s = ctx.status(&l.id)?;
-    ensure!(s == "stopped", "status after killing a created container is {s}, want stopped");
+    ensure!(
+        s == "stopped",
+        "status after killing a created container is {s}, want stopped"
+    );
     Ok(())
 }
 
@@ -229,7 +296,11 @@ fn exit_code(ctx: &mut Ctx) -> Outcome {
     ensure!(ctx.start(&l.id)?.ok, "start failed");
     match ctx.wait(&l, Duration::from_secs(5))? {
         Some(c) => ensure!(c == 7, "exit status {c}, want 7"),
-        None => return super::skip("the container process is not reparented to the caller; exit status not observable"),
+        None => {
+            return super::skip(
+                "the container process is not reparented to the caller; exit status not observable",
+            )
+        }
     }
     let s = ctx.status(&l.id)?;
     ensure!(s == "stopped", "status after exit is {s}, want stopped");
@@ -247,9 +318,14 @@ fn cgroup_dirs(pid: i32) -> Vec<std::path::PathBuf> {
                 return None;
             }
             let dir = match ctrl {
-                "" if Path::new("/sys/fs/cgroup/unified").exists() => format!("/sys/fs/cgroup/unified{path}"),
+                "" if Path::new("/sys/fs/cgroup/unified").exists() => {
+                    format!("/sys/fs/cgroup/unified{path}")
+                }
                 "" => format!("/sys/fs/cgroup{path}"),
-                c => format!("/sys/fs/cgroup/{}{path}", c.split(',').next()?.trim_start_matches("name=")),
+                c => format!(
+                    "/sys/fs/cgroup/{}{path}",
+                    c.split(',').next()?.trim_start_matches("name=")
+                ),
             };
             Some(std::path::PathBuf::from(dir)).filter(|p| p.exists())
         })
@@ -264,12 +340,25 @@ fn delete_stopped(ctx: &mut Ctx) -> Outcome {
     ctx.wait(&l, Duration::from_secs(5))?;
     let o = ctx.delete(&l.id)?;
     ensure!(o.ok, "delete of a stopped container failed: {}", o.brief());
-    ensure!(!ctx.cmd(&["state", &l.id])?.ok, "state still answers after delete");
+    ensure!(
+        !ctx.cmd(&["state", &l.id])?.ok,
+        "state still answers after delete"
+    );
     let left: Vec<_> = cgroups.iter().filter(|p| p.exists()).collect();
-    ensure!(left.is_empty(), "cgroups created for the container remain: {left:?}");
-    ensure!(b.dir.join("config.json").exists() && b.rootfs.join("bin/busybox").exists(), "delete removed the bundle, which the container did not create");
+    ensure!(
+        left.is_empty(),
+        "cgroups created for the container remain: {left:?}"
+    );
+    ensure!(
+        b.dir.join("config.json").exists() && b.rootfs.join("bin/busybox").exists(),
+        "delete removed the bundle, which the container did not create"
+    );
     let again = ctx.create(&l.id, &b)?;
-    ensure!(again.ok, "the id of a deleted container cannot be reused: {}", again.brief());
+    ensure!(
+        again.ok,
+        "the id of a deleted container cannot be reused: {}",
+        again.brief()
+    );
     Ok(())
 }
 
@@ -277,7 +366,10 @@ fn delete_running(ctx: &mut Ctx) -> Outcome {
     let (_b, l) = running(ctx, "dr")?;
     let o = ctx.delete(&l.id)?;
     ensure!(!o.ok, "delete of a running container succeeded");
-    ensure!(reap::alive(l.pid), "the failed delete killed the container process");
+    ensure!(
+        reap::alive(l.pid),
+        "the failed delete killed the container process"
+    );
     let s = ctx.status(&l.id)?;
     ensure!(s == "running", "status after the failed delete is {s}");
     Ok(())
@@ -287,14 +379,23 @@ fn delete_created(ctx: &mut Ctx) -> Outcome {
     let b = shell_bundle(ctx, "exit 0", |_| {})?;
     let l = ctx.launch(&b, "dc")?;
     let o = ctx.delete(&l.id)?;
-    ensure!(!o.ok, "delete of a created (not stopped) container succeeded");
+    ensure!(
+        !o.ok,
+        "delete of a created (not stopped) container succeeded"
+    );
     let s = ctx.status(&l.id)?;
-    ensure!(s == "created" && reap::alive(l.pid), "the failed delete changed the container (status {s})");
+    ensure!(
+        s == "created" && reap::alive(l.pid),
+        "the failed delete changed the container (status {s})"
+    );
     Ok(())
 }
 
 fn keeps_foreign(ctx: &mut Ctx) -> Outcome {
-    let mut helper = std::process::Command::new("unshare").args(["--net", "sleep", "30"]).spawn().map_err(|e| Stop::Skip(format!("unshare not available: {e}")))?;
+    let mut helper = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "30"])
+        .spawn()
+        .map_err(|e| Stop::Skip(format!("unshare not available: {e}")))?;
     let hpid = helper.id();
     let res = (|| {
         std::thread::sleep(Duration::from_millis(50));
@@ -306,7 +407,11 @@ fn keeps_foreign(ctx: &mut Ctx) -> Outcome {
         let mut cfg = base();
         cfg["process"]["args"] = sh("exit 0");
         cfg["mounts"].as_array_mut().into_iter().for_each(|m| m.push(json!({"destination": "/shared", "type": "bind", "source": "shared", "options": ["rbind", "rw"]})));
-        for n in cfg["linux"]["namespaces"].as_array_mut().into_iter().flatten() {
+        for n in cfg["linux"]["namespaces"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
             if n["type"] == "network" {
                 n["path"] = json!(ns);
             }
@@ -317,8 +422,14 @@ fn keeps_foreign(ctx: &mut Ctx) -> Outcome {
         ctx.wait(&l, Duration::from_secs(5))?;
         let o = ctx.delete(&l.id)?;
         ensure!(o.ok, "delete failed: {}", o.brief());
-        ensure!(std::fs::read_to_string(b.dir.join("shared/keep")).is_ok(), "delete removed a bind mount source the container did not create");
-        ensure!(crate::host::ns_inode(&ns) == ino && reap::alive(hpid as i32), "delete destroyed a joined network namespace");
+        ensure!(
+            std::fs::read_to_string(b.dir.join("shared/keep")).is_ok(),
+            "delete removed a bind mount source the container did not create"
+        );
+        ensure!(
+            crate::host::ns_inode(&ns) == ino && reap::alive(hpid as i32),
+            "delete destroyed a joined network namespace"
+        );
         Ok(())
     })();
     let _ = helper.kill();
@@ -333,7 +444,10 @@ fn duplicate_id(ctx: &mut Ctx) -> Outcome {
     let o = ctx.create(&l.id, &b2)?;
     ensure!(!o.ok, "a second create with the same id succeeded");
     let st = ctx.state(&l.id)?;
-    ensure!(st["status"] == "created" && st["pid"] == l.pid && st["bundle"] == b.path().as_str(), "the failed create changed the first container: {st}");
+    ensure!(
+        st["status"] == "created" && st["pid"] == l.pid && st["bundle"] == b.path().as_str(),
+        "the failed create changed the first container: {st}"
+    );
     Ok(())
 }
 
@@ -353,26 +467,47 @@ fn failure_leaves_nothing(ctx: &mut Ctx) -> Outcome {
     let b = ctx.bundle()?;
     let mut cfg = base();
     cfg["linux"]["cgroupsPath"] = json!(cg);
-    cfg["mounts"].as_array_mut().into_iter().for_each(|m| m.push(json!({"destination": "/bad", "type": "conformance-nosuchfs", "source": "none"})));
+    cfg["mounts"].as_array_mut().into_iter().for_each(|m| {
+        m.push(json!({"destination": "/bad", "type": "conformance-nosuchfs", "source": "none"}))
+    });
     ctx.write_config(&b, &cfg)?;
     let id = ctx.id("fl");
     let o = ctx.create(&id, &b)?;
-    ensure!(!o.ok, "create with an unmountable filesystem type succeeded");
-    ensure!(!ctx.cmd(&["state", &id])?.ok, "a container is left behind after the failed create");
+    ensure!(
+        !o.ok,
+        "create with an unmountable filesystem type succeeded"
+    );
+    ensure!(
+        !ctx.cmd(&["state", &id])?.ok,
+        "a container is left behind after the failed create"
+    );
     let left: Vec<String> = ["memory", "pids", "cpu", "unified", ""]
         .iter()
-        .map(|c| if c.is_empty() { format!("/sys/fs/cgroup{cg}") } else { format!("/sys/fs/cgroup/{c}{cg}") })
+        .map(|c| {
+            if c.is_empty() {
+                format!("/sys/fs/cgroup{cg}")
+            } else {
+                format!("/sys/fs/cgroup/{c}{cg}")
+            }
+        })
         .filter(|p| Path::new(p).exists())
         .collect();
     for p in &left {
         let _ = std::fs::remove_dir(p);
     }
-    ensure!(left.is_empty(), "the failed create left cgroups behind: {left:?}");
+    ensure!(
+        left.is_empty(),
+        "the failed create left cgroups behind: {left:?}"
+    );
     let mut good = base();
     good["process"]["args"] = sh("exit 0");
     ctx.write_config(&b, &good)?;
     let again = ctx.create(&id, &b)?;
-    ensure!(again.ok, "the id cannot be used after a failed create: {}", again.brief());
+    ensure!(
+        again.ok,
+        "the id cannot be used after a failed create: {}",
+        again.brief()
+    );
     Ok(())
 }
 
@@ -384,12 +519,22 @@ fn config_changes_ignored(ctx: &mut Ctx) -> Outcome {
     let mut changed = cfg.clone();
     changed["hostname"] = json!("changed-after-create");
     changed["process"]["env"] = json!(["CHANGED=1"]);
-    std::fs::write(b.dir.join("config.json"), serde_json::to_string(&changed).map_err(anyhow::Error::from)?).map_err(anyhow::Error::from)?;
+    std::fs::write(
+        b.dir.join("config.json"),
+        serde_json::to_string(&changed).map_err(anyhow::Error::from)?,
+    )
+    .map_err(anyhow::Error::from)?;
     ctx.finish_checker(&l, &b)
 }
 
 pub fn cases() -> Vec<Case> {
-    let sc = |name, spec, f: fn(&mut Ctx) -> Outcome, sabotage| Case { name, spec, needs: always, kind: Kind::Scenario(f), sabotage };
+    let sc = |name, spec, f: fn(&mut Ctx) -> Outcome, sabotage| Case {
+        name,
+        spec,
+        needs: always,
+        kind: Kind::Scenario(f),
+        sabotage,
+    };
     vec![
         sc("runtime.state.created", "runtime.md#state: ociVersion, id, status, pid, bundle, annotations; create: status MUST be created", state_created, state_jq(".status = \"running\"")),
         sc("runtime.create.process-not-run", "runtime.md#create: the user-specified program MUST NOT be run at this time", not_run_at_create, post_create("\"$REAL\" --root \"$ROOT\" start \"$ID\"")),

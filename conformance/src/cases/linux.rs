@@ -14,13 +14,17 @@ fn namespaces(cfg: &mut Value) -> &mut Vec<Value> {
     if !cfg["linux"]["namespaces"].is_array() {
         cfg["linux"]["namespaces"] = json!([]);
     }
-    cfg["linux"]["namespaces"].as_array_mut().expect("just set to an array")
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("just set to an array")
 }
 
 fn baseline(_: &mut Ctx, _: &mut Bundle, _: &mut Value) {}
 
 fn ns_inherit(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    namespaces(cfg).retain(|n| !["network", "ipc", "uts", "cgroup"].contains(&n["type"].as_str().unwrap_or("")));
+    namespaces(cfg).retain(|n| {
+        !["network", "ipc", "uts", "cgroup"].contains(&n["type"].as_str().unwrap_or(""))
+    });
     cfg.as_object_mut().map(|o| o.remove("hostname"));
     // sysfs can only be mounted in a network namespace we own.
     if let Some(m) = cfg["mounts"].as_array_mut() {
@@ -87,12 +91,27 @@ fn userns(ctx: &mut Ctx) -> Outcome {
         m.retain(|m| m["type"] != "cgroup");
     }
     ctx.write_config(&b, &cfg)?;
-    let owner = |p: &Path| std::fs::symlink_metadata(p).map(|m| (m.uid(), m.gid())).ok();
-    let before = (owner(&b.rootfs), owner(&b.rootfs.join("bin/busybox")), owner(&b.rootfs.join("etc")));
+    let owner = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .map(|m| (m.uid(), m.gid()))
+            .ok()
+    };
+    let before = (
+        owner(&b.rootfs),
+        owner(&b.rootfs.join("bin/busybox")),
+        owner(&b.rootfs.join("etc")),
+    );
     let l = ctx.launch(&b, "u")?;
     ctx.finish_checker(&l, &b)?;
-    let after = (owner(&b.rootfs), owner(&b.rootfs.join("bin/busybox")), owner(&b.rootfs.join("etc")));
-    ensure!(before == after, "the runtime changed the rootfs ownership to realise the mapping: {before:?} -> {after:?}");
+    let after = (
+        owner(&b.rootfs),
+        owner(&b.rootfs.join("bin/busybox")),
+        owner(&b.rootfs.join("etc")),
+    );
+    ensure!(
+        before == after,
+        "the runtime changed the rootfs ownership to realise the mapping: {before:?} -> {after:?}"
+    );
     Ok(())
 }
 
@@ -107,7 +126,8 @@ fn devices(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 fn device_clash(_: &mut Ctx, b: &mut Bundle, cfg: &mut Value) {
     let _ = std::fs::write(b.rootfs.join("conformance/clash"), "a regular file");
     cfg["root"]["readonly"] = json!(false);
-    cfg["linux"]["devices"] = json!([{"path": "/conformance/clash", "type": "c", "major": 1, "minor": 3}]);
+    cfg["linux"]["devices"] =
+        json!([{"path": "/conformance/clash", "type": "c", "major": 1, "minor": 3}]);
 }
 
 fn device_cgroup(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -148,13 +168,25 @@ fn cgroups_path(ctx: &mut Ctx) -> Outcome {
         ctx.write_config(&b, &cfg)?;
         let l = ctx.launch(&b, &format!("cg{round}"))?;
         let paths = cgroup_paths(l.pid);
-        let checked: Vec<_> = paths.iter().filter(|(c, _)| ["memory", "pids", "cpu", "devices", ""].contains(&c.as_str()) || c.contains("cpu,")).collect();
-        ensure!(!checked.is_empty(), "no cgroup memberships in /proc/{}/cgroup", l.pid);
+        let checked: Vec<_> = paths
+            .iter()
+            .filter(|(c, _)| {
+                ["memory", "pids", "cpu", "devices", ""].contains(&c.as_str()) || c.contains("cpu,")
+            })
+            .collect();
+        ensure!(
+            !checked.is_empty(),
+            "no cgroup memberships in /proc/{}/cgroup",
+            l.pid
+        );
         for (c, p) in checked {
             if c.is_empty() && !ctx.host.cgroup_v2 {
                 continue; // the hybrid unified hierarchy may be left alone by v1 runtimes
             }
-            ensure!(*p == path, "round {round}: cgroup of {c:?} is {p}, want cgroupsPath {path}");
+            ensure!(
+                *p == path,
+                "round {round}: cgroup of {c:?} is {p}, want cgroupsPath {path}"
+            );
         }
         ctx.finish_checker(&l, &b)?;
     }
@@ -171,18 +203,21 @@ fn memory(ctx: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
         m.as_object_mut().map(|o| o.remove("swappiness"));
         m.as_object_mut().map(|o| o.remove("disableOOMKiller"));
     }
-    if ctx.host.cgroup_v2 || Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+    if ctx.host.cgroup_v2 || Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+    {
         m["swap"] = json!(134217728);
     }
     cfg["linux"]["resources"]["memory"] = m;
 }
 
 fn cpu(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    cfg["linux"]["resources"]["cpu"] = json!({"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"});
+    cfg["linux"]["resources"]["cpu"] =
+        json!({"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"});
 }
 
 fn need_cpu(h: &Host) -> Option<String> {
-    (!h.cgroup_v2 && !(h.has_v1("cpu") || h.has_v1("cpu,cpuacct")) || !h.cgroup_v2 && !h.has_v1("cpuset")).then(|| "no cpu/cpuset cgroup controllers".into())
+    let v1 = (h.has_v1("cpu") || h.has_v1("cpu,cpuacct")) && h.has_v1("cpuset");
+    (!h.cgroup_v2 && !v1).then(|| "no cpu/cpuset cgroup controllers".into())
 }
 
 fn cpu_rt(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -190,7 +225,8 @@ fn cpu_rt(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 fn need_rt(h: &Host) -> Option<String> {
-    (h.cgroup_v2 || !Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists()).then(|| "kernel has no cgroup RT scheduling (cpu.rt_runtime_us)".into())
+    (h.cgroup_v2 || !Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists())
+        .then(|| "kernel has no cgroup RT scheduling (cpu.rt_runtime_us)".into())
 }
 
 fn pids(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -213,7 +249,8 @@ fn need_blkio(h: &Host) -> Option<String> {
     if h.block_device.is_none() {
         return Some("no block device on this host".into());
     }
-    (h.cgroup_v2 || !Path::new("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device").exists()).then(|| "no v1 blkio throttling on this host".into())
+    (h.cgroup_v2 || !Path::new("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device").exists())
+        .then(|| "no v1 blkio throttling on this host".into())
 }
 
 fn blkio_weight(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -221,7 +258,8 @@ fn blkio_weight(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 fn need_blkio_weight(h: &Host) -> Option<String> {
-    (h.cgroup_v2 || !Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists()).then(|| "kernel has no blkio weight (no CFQ/BFQ)".into())
+    (h.cgroup_v2 || !Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists())
+        .then(|| "kernel has no blkio weight (no CFQ/BFQ)".into())
 }
 
 fn hugetlb(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -233,15 +271,18 @@ fn need_hugetlb(h: &Host) -> Option<String> {
 }
 
 fn need_net_cls(h: &Host) -> Option<String> {
-    (!h.has_v1("net_cls") || !h.has_v1("net_prio")).then(|| "net_cls/net_prio cgroup controllers are not mounted".into())
+    (!h.has_v1("net_cls") || !h.has_v1("net_prio"))
+        .then(|| "net_cls/net_prio cgroup controllers are not mounted".into())
 }
 
 fn network(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
-    cfg["linux"]["resources"]["network"] = json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 5}]});
+    cfg["linux"]["resources"]["network"] =
+        json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 5}]});
 }
 
 fn need_rdma(_: &Host) -> Option<String> {
-    (!Path::new("/sys/fs/cgroup/rdma").exists()).then(|| "no rdma cgroup controller (no RDMA hardware)".into())
+    (!Path::new("/sys/fs/cgroup/rdma").exists())
+        .then(|| "no rdma cgroup controller (no RDMA hardware)".into())
 }
 
 fn rdma(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -257,7 +298,8 @@ fn unified(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 }
 
 fn need_no_resctrl(h: &Host) -> Option<String> {
-    h.resctrl.then(|| "resctrl is mounted here; the missing-resctrl error cannot be provoked".into())
+    h.resctrl
+        .then(|| "resctrl is mounted here; the missing-resctrl error cannot be provoked".into())
 }
 
 fn intel_rdt(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
@@ -284,7 +326,13 @@ fn seccomp(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 fn propagation(ctx: &mut Ctx, p: &str) -> Outcome {
     let b = ctx.bundle()?;
     let dir = b.path();
-    let sh = |args: &[&str]| std::process::Command::new("mount").args(args).status().map(|s| s.success()).unwrap_or(false);
+    let sh = |args: &[&str]| {
+        std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
     if !(sh(&["--bind", &dir, &dir]) && sh(&["--make-rshared", &dir])) {
         return super::skip("cannot make a shared bind mount for the bundle");
     }
@@ -296,7 +344,9 @@ fn propagation(ctx: &mut Ctx, p: &str) -> Outcome {
         ctx.finish_checker(&l, &b)
     })();
     ctx.cleanup();
-    let _ = std::process::Command::new("umount").args(["-l", &dir]).status();
+    let _ = std::process::Command::new("umount")
+        .args(["-l", &dir])
+        .status();
     res
 }
 fn prop_private(ctx: &mut Ctx) -> Outcome {
@@ -317,13 +367,20 @@ fn masked(_: &mut Ctx, b: &mut Bundle, cfg: &mut Value) {
     let _ = std::fs::write(c.join("masked-file"), "secret");
     let _ = std::fs::create_dir_all(c.join("masked-dir"));
     let _ = std::fs::write(c.join("masked-dir/inside"), "secret");
-    cfg["linux"]["maskedPaths"] = json!(["/conformance/masked-file", "/conformance/masked-dir", "/proc/timer_list", "/sys/firmware", "/conformance/not-there"]);
+    cfg["linux"]["maskedPaths"] = json!([
+        "/conformance/masked-file",
+        "/conformance/masked-dir",
+        "/proc/timer_list",
+        "/sys/firmware",
+        "/conformance/not-there"
+    ]);
 }
 
 fn readonly(_: &mut Ctx, b: &mut Bundle, cfg: &mut Value) {
     let _ = std::fs::create_dir_all(b.rootfs.join("conformance/ro-dir"));
     cfg["root"]["readonly"] = json!(false);
-    cfg["linux"]["readonlyPaths"] = json!(["/conformance/ro-dir", "/proc/sys", "/proc/sysrq-trigger"]);
+    cfg["linux"]["readonlyPaths"] =
+        json!(["/conformance/ro-dir", "/proc/sys", "/proc/sysrq-trigger"]);
 }
 
 fn need_selinux(h: &Host) -> Option<String> {
@@ -336,9 +393,27 @@ fn mount_label(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
 
 pub fn cases() -> Vec<Case> {
     type Build = fn(&mut Ctx, &mut Bundle, &mut Value);
-    let ck = |name, spec, needs: fn(&Host) -> Option<String>, f: Build, sabotage| Case { name, spec, needs, kind: Kind::Checker(f), sabotage };
-    let rj = |name, spec, needs: fn(&Host) -> Option<String>, f: Build, sabotage| Case { name, spec, needs, kind: Kind::Rejected(f), sabotage };
-    let sc = |name, spec, f: fn(&mut Ctx) -> Outcome, sabotage| Case { name, spec, needs: always, kind: Kind::Scenario(f), sabotage };
+    let ck = |name, spec, needs: fn(&Host) -> Option<String>, f: Build, sabotage| Case {
+        name,
+        spec,
+        needs,
+        kind: Kind::Checker(f),
+        sabotage,
+    };
+    let rj = |name, spec, needs: fn(&Host) -> Option<String>, f: Build, sabotage| Case {
+        name,
+        spec,
+        needs,
+        kind: Kind::Rejected(f),
+        sabotage,
+    };
+    let sc = |name, spec, f: fn(&mut Ctx) -> Outcome, sabotage| Case {
+        name,
+        spec,
+        needs: always,
+        kind: Kind::Scenario(f),
+        sabotage,
+    };
     vec![
         ck("linux.namespaces.new", "config-linux.md#namespaces: without path the runtime MUST create a new namespace of the type", always, baseline, jq(".linux.namespaces |= map(select(.type != \"ipc\"))")),
         ck("linux.namespaces.inherit", "config-linux.md#namespaces: a type not listed MUST be inherited from the runtime namespace", always, ns_inherit, jq(".linux.namespaces += [{\"type\": \"ipc\"}]")),
@@ -366,7 +441,7 @@ pub fn cases() -> Vec<Case> {
         ck("linux.sysctl", "config-linux.md#sysctl: kernel parameters set for the container", always, sysctl, jq("del(.linux.sysctl[\"kernel.shm_rmid_forced\"])")),
         ck("linux.seccomp", "config-linux.md#seccomp: filter installed; ERRNO actions, errnoRet, argument matching", always, seccomp, jq("del(.linux.seccomp)")),
         ck("linux.seccomp.unset", "config-linux.md#seccomp: no filter when seccomp is not set", always, baseline, jq(".linux.seccomp = {\"defaultAction\": \"SCMP_ACT_ALLOW\"}")),
-        sc("linux.rootfs-propagation.private", "config-linux.md#rootfs-mount-propagation: private", prop_private, jq(".linux.rootfsPropagation = \"shared\"")),
+        sc("linux.rootfs-propagation.private", "config-linux.md#rootfs-mount-propagation: private", prop_private, post_create("nsenter -t $PID -m -- /bin/busybox mount --make-shared /")),
         sc("linux.rootfs-propagation.slave", "config-linux.md#rootfs-mount-propagation: slave", prop_slave, jq(".linux.rootfsPropagation = \"private\"")),
         sc("linux.rootfs-propagation.shared", "config-linux.md#rootfs-mount-propagation: shared", prop_shared, jq(".linux.rootfsPropagation = \"private\"")),
         sc("linux.rootfs-propagation.unbindable", "config-linux.md#rootfs-mount-propagation: unbindable", prop_unbindable, jq(".linux.rootfsPropagation = \"private\"")),

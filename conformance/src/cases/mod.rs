@@ -2,8 +2,8 @@
 
 pub mod config;
 pub mod hooks;
-pub mod linux;
 pub mod lifecycle;
+pub mod linux;
 
 use crate::host::Host;
 use crate::reap::{self, Exit};
@@ -80,31 +80,70 @@ pub struct Sabotage {
 }
 
 pub const fn jq(f: &'static str) -> Sabotage {
-    Sabotage { jq: Some(f), post_create: None, post_delete: None, fake_ok: "", noop: "", state_jq: None, reject_if: None, pre_start: None }
+    Sabotage {
+        jq: Some(f),
+        post_create: None,
+        post_delete: None,
+        fake_ok: "",
+        noop: "",
+        state_jq: None,
+        reject_if: None,
+        pre_start: None,
+    }
 }
 pub const fn post_create(cmd: &'static str) -> Sabotage {
-    Sabotage { post_create: Some(cmd), ..jq_none() }
+    Sabotage {
+        post_create: Some(cmd),
+        ..jq_none()
+    }
 }
 pub const fn post_delete(cmd: &'static str) -> Sabotage {
-    Sabotage { post_delete: Some(cmd), ..jq_none() }
+    Sabotage {
+        post_delete: Some(cmd),
+        ..jq_none()
+    }
 }
 pub const fn fake_ok(verbs: &'static str) -> Sabotage {
-    Sabotage { fake_ok: verbs, ..jq_none() }
+    Sabotage {
+        fake_ok: verbs,
+        ..jq_none()
+    }
 }
 pub const fn noop(verbs: &'static str) -> Sabotage {
-    Sabotage { noop: verbs, ..jq_none() }
+    Sabotage {
+        noop: verbs,
+        ..jq_none()
+    }
 }
 pub const fn state_jq(f: &'static str) -> Sabotage {
-    Sabotage { state_jq: Some(f), ..jq_none() }
+    Sabotage {
+        state_jq: Some(f),
+        ..jq_none()
+    }
 }
 pub const fn reject_if(f: &'static str) -> Sabotage {
-    Sabotage { reject_if: Some(f), ..jq_none() }
+    Sabotage {
+        reject_if: Some(f),
+        ..jq_none()
+    }
 }
 pub const fn pre_start(cmd: &'static str) -> Sabotage {
-    Sabotage { pre_start: Some(cmd), ..jq_none() }
+    Sabotage {
+        pre_start: Some(cmd),
+        ..jq_none()
+    }
 }
 const fn jq_none() -> Sabotage {
-    Sabotage { jq: None, post_create: None, post_delete: None, fake_ok: "", noop: "", state_jq: None, reject_if: None, pre_start: None }
+    Sabotage {
+        jq: None,
+        post_create: None,
+        post_delete: None,
+        fake_ok: "",
+        noop: "",
+        state_jq: None,
+        reject_if: None,
+        pre_start: None,
+    }
 }
 
 impl Sabotage {
@@ -189,8 +228,25 @@ pub struct Launched {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(rt: &'a Runtime, host: &'a Host, base_rootfs: &'a Path, checker: &'a Path, dir: PathBuf, tag: String) -> Ctx<'a> {
-        Ctx { rt, host, base_rootfs, checker, dir, tag, ids: Vec::new(), bundles: 0, hybrid_refused: false }
+    pub fn new(
+        rt: &'a Runtime,
+        host: &'a Host,
+        base_rootfs: &'a Path,
+        checker: &'a Path,
+        dir: PathBuf,
+        tag: String,
+    ) -> Ctx<'a> {
+        Ctx {
+            rt,
+            host,
+            base_rootfs,
+            checker,
+            dir,
+            tag,
+            ids: Vec::new(),
+            bundles: 0,
+            hybrid_refused: false,
+        }
     }
 
     /// A container id unique to this run (ids double as default cgroup names).
@@ -207,16 +263,30 @@ impl<'a> Ctx<'a> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let rootfs = dir.join("rootfs");
         // Hard links keep this cheap; every file a case writes is created fresh.
-        let st = std::process::Command::new("cp").arg("-al").arg(self.base_rootfs).arg(&rootfs).status()?;
-        anyhow::ensure!(st.success(), "copying the base rootfs to {}", rootfs.display());
+        let st = std::process::Command::new("cp")
+            .arg("-al")
+            .arg(self.base_rootfs)
+            .arg(&rootfs)
+            .status()?;
+        anyhow::ensure!(
+            st.success(),
+            "copying the base rootfs to {}",
+            rootfs.display()
+        );
         let conf = rootfs.join("conformance");
         std::fs::create_dir_all(&conf)?;
-        std::fs::hard_link(self.checker, conf.join("checker")).or_else(|_| std::fs::copy(self.checker, conf.join("checker")).map(|_| ()))?;
+        std::fs::hard_link(self.checker, conf.join("checker"))
+            .or_else(|_| std::fs::copy(self.checker, conf.join("checker")).map(|_| ()))?;
         let token = format!("rootfs-{}-{}", self.tag, self.bundles);
         std::fs::write(conf.join("rootfs-marker"), &token)?;
         let mut facts = Map::new();
         facts.insert("rootfs_marker".into(), json!(token));
-        Ok(Bundle { dir, rootfs, facts, mirrors: Vec::new() })
+        Ok(Bundle {
+            dir,
+            rootfs,
+            facts,
+            mirrors: Vec::new(),
+        })
     }
 
     /// Writes config.json, and the checker's copy of it plus host facts into the rootfs.
@@ -282,7 +352,10 @@ impl<'a> Ctx<'a> {
         serde_json::from_str::<Value>(&o.stdout)
             .ok()
             .filter(|v| v.is_object())
-            .map_or_else(|| fail(format!("state {id} printed no JSON object: {:?}", o.stdout)), Ok)
+            .map_or_else(
+                || fail(format!("state {id} printed no JSON object: {:?}", o.stdout)),
+                Ok,
+            )
     }
 
     pub fn status(&mut self, id: &str) -> Result<String, Stop> {
@@ -295,7 +368,11 @@ impl<'a> Ctx<'a> {
         let o = self.create(&id, b)?;
         ensure!(o.ok, "create failed: {}", o.brief());
         let st = self.state(&id)?;
-        ensure!(st["status"] == "created", "status after create is {}, want created", st["status"]);
+        ensure!(
+            st["status"] == "created",
+            "status after create is {}, want created",
+            st["status"]
+        );
         let pid = st["pid"].as_i64().unwrap_or(0) as i32;
         ensure!(pid > 0, "state after create has no pid: {st}");
         Ok(Launched { id, pid })
@@ -305,7 +382,10 @@ impl<'a> Ctx<'a> {
     pub fn wait(&mut self, l: &Launched, timeout: Duration) -> Result<Option<i32>, Stop> {
         match reap::wait_exit(l.pid, timeout) {
             Exit::Code(c) => Ok(Some(c)),
-            Exit::TimedOut => fail(format!("container process {} still running after {timeout:?}", l.pid)),
+            Exit::TimedOut => fail(format!(
+                "container process {} still running after {timeout:?}",
+                l.pid
+            )),
             Exit::NotChild => {
                 let until = std::time::Instant::now() + timeout;
                 while std::time::Instant::now() < until {
@@ -329,13 +409,20 @@ impl<'a> Ctx<'a> {
         let d = self.delete(&l.id)?;
         if !report.complete {
             let err = std::fs::read_to_string(b.dir.join("stderr")).unwrap_or_default();
-            return fail(format!("checker did not finish (exit {code:?}): {}", err.trim().lines().last().unwrap_or("no output")));
+            return fail(format!(
+                "checker did not finish (exit {code:?}): {}",
+                err.trim().lines().last().unwrap_or("no output")
+            ));
         }
         if !report.failures.is_empty() {
             return fail(report.failures.join("; "));
         }
         ensure!(code.unwrap_or(0) == 0, "checker exited with {code:?}");
-        ensure!(d.ok, "delete of the stopped container failed: {}", d.brief());
+        ensure!(
+            d.ok,
+            "delete of the stopped container failed: {}",
+            d.brief()
+        );
         Ok(())
     }
 
@@ -376,7 +463,11 @@ pub fn run(case: &Case, ctx: &mut Ctx) -> Outcome {
             let o = ctx.create(&id, &b)?;
             ensure!(!o.ok, "create accepted the invalid config");
             let st = ctx.cmd(&["state", &id])?;
-            ensure!(!st.ok, "a container is left behind after the failed create: {}", st.stdout.trim());
+            ensure!(
+                !st.ok,
+                "a container is left behind after the failed create: {}",
+                st.stdout.trim()
+            );
             Ok(())
         })(),
     };
@@ -391,9 +482,19 @@ pub fn run(case: &Case, ctx: &mut Ctx) -> Outcome {
 /// tell the checker what to expect at each destination.
 fn collect_markers(b: &mut Bundle, cfg: &Value) {
     for m in cfg["mounts"].as_array().into_iter().flatten() {
-        let (Some(src), Some(dest)) = (m["source"].as_str(), m["destination"].as_str()) else { continue };
-        let src = if src.starts_with('/') { PathBuf::from(src) } else { b.dir.join(src) };
-        let file = if src.is_dir() { src.join(".conformance-marker") } else { src.clone() };
+        let (Some(src), Some(dest)) = (m["source"].as_str(), m["destination"].as_str()) else {
+            continue;
+        };
+        let src = if src.starts_with('/') {
+            PathBuf::from(src)
+        } else {
+            b.dir.join(src)
+        };
+        let file = if src.is_dir() {
+            src.join(".conformance-marker")
+        } else {
+            src.clone()
+        };
         if let Ok(t) = std::fs::read_to_string(&file) {
             if t.starts_with("marker-") {
                 b.marker(dest, t.trim());

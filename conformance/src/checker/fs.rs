@@ -43,7 +43,10 @@ fn mountinfo() -> Vec<MountInfo> {
                 opts: f.get(5)?.split(',').map(String::from).collect(),
                 optional: f[6..sep].iter().map(|s| s.to_string()).collect(),
                 fstype: f.get(sep + 1)?.to_string(),
-                super_opts: f.get(sep + 3).map(|s| s.split(',').map(String::from).collect()).unwrap_or_default(),
+                super_opts: f
+                    .get(sep + 3)
+                    .map(|s| s.split(',').map(String::from).collect())
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -77,7 +80,9 @@ fn parse_size(s: &str) -> Option<u64> {
 }
 
 fn super_opt<'a>(m: &'a MountInfo, key: &str) -> Option<&'a str> {
-    m.super_opts.iter().find_map(|o| o.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+    m.super_opts
+        .iter()
+        .find_map(|o| o.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
 }
 
 fn statvfs_ro(path: &str) -> Option<bool> {
@@ -105,7 +110,11 @@ pub fn check(tap: &mut Tap, config: &Value, host: &Value) {
 fn check_root(tap: &mut Tap, config: &Value, host: &Value, mounts: &[MountInfo]) {
     if let Some(token) = host["rootfs_marker"].as_str() {
         let got = std::fs::read_to_string("/conformance/rootfs-marker").unwrap_or_default();
-        tap.eq("root.path: the bundle's root filesystem is /", got.trim(), token);
+        tap.eq(
+            "root.path: the bundle's root filesystem is /",
+            got.trim(),
+            token,
+        );
     }
     let ro = config["root"]["readonly"].as_bool() == Some(true);
     tap.eq("root.readonly: / read-only flag", statvfs_ro("/"), Some(ro));
@@ -114,7 +123,11 @@ fn check_root(tap: &mut Tap, config: &Value, host: &Value, mounts: &[MountInfo])
         let res = write_probe("/");
         let detail = format!("creating a file in / gave {res:?}");
         if ro {
-            tap.check("root.readonly: writing to / fails with EROFS", res.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EROFS), detail);
+            tap.check(
+                "root.readonly: writing to / fails with EROFS",
+                res.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EROFS),
+                detail,
+            );
         } else {
             tap.check("root.readonly false: / is writable", res.is_ok(), detail);
         }
@@ -122,17 +135,30 @@ fn check_root(tap: &mut Tap, config: &Value, host: &Value, mounts: &[MountInfo])
     if let Some(want) = config["linux"]["rootfsPropagation"].as_str() {
         let got = top(mounts, "/").map(propagation);
         let want = want.trim_start_matches('r');
-        tap.eq("linux.rootfsPropagation of /", got, Some(if want == "slave" { "slave" } else { want }));
+        tap.eq(
+            "linux.rootfsPropagation of /",
+            got,
+            Some(if want == "slave" { "slave" } else { want }),
+        );
     }
 }
 
 fn is_bind(m: &Value) -> bool {
-    m["type"] == "bind" || m["options"].as_array().is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
+    m["type"] == "bind"
+        || m["options"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"))
 }
 
 fn check_mounts(tap: &mut Tap, config: &Value, host: &Value, mounts: &[MountInfo]) {
     let list = config["mounts"].as_array().cloned().unwrap_or_default();
-    let dest = |m: &Value| m["destination"].as_str().unwrap_or("").trim_end_matches('/').to_string();
+    let dest = |m: &Value| {
+        m["destination"]
+            .as_str()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_string()
+    };
     for (i, m) in list.iter().enumerate() {
         let d = dest(m);
         // A later entry at the same place or above it hides this one (mounts go in listed order).
@@ -150,18 +176,36 @@ fn check_mounts(tap: &mut Tap, config: &Value, host: &Value, mounts: &[MountInfo
         };
         if is_bind(m) {
             if let Some(token) = host["markers"][&d].as_str() {
-                let p = if std::path::Path::new(&d).is_dir() { format!("{d}/.conformance-marker") } else { d.clone() };
+                let p = if std::path::Path::new(&d).is_dir() {
+                    format!("{d}/.conformance-marker")
+                } else {
+                    d.clone()
+                };
                 let got = std::fs::read_to_string(&p).unwrap_or_default();
                 tap.eq(&format!("{name}: bind shows the source"), got.trim(), token);
             }
         } else if let Some(ty) = m["type"].as_str() {
-            let ok = mi.fstype == ty || (ty == "cgroup" && matches!(mi.fstype.as_str(), "cgroup" | "cgroup2" | "tmpfs"));
-            tap.check(&format!("{name}: type {ty}"), ok, format!("mounted as {}", mi.fstype));
+            let ok = mi.fstype == ty
+                || (ty == "cgroup" && matches!(mi.fstype.as_str(), "cgroup" | "cgroup2" | "tmpfs"));
+            tap.check(
+                &format!("{name}: type {ty}"),
+                ok,
+                format!("mounted as {}", mi.fstype),
+            );
             if ty == "cgroup" && mi.fstype == "tmpfs" {
                 // cgroup v1: a tmpfs holding one mount per hierarchy; the options apply to those.
                 let prefix = format!("{d}/");
-                let subs: Vec<&MountInfo> = mounts.iter().filter(|x| x.mount_point.starts_with(&prefix) && x.fstype.starts_with("cgroup")).collect();
-                tap.check(&format!("{name}: cgroup v1 hierarchies mounted"), !subs.is_empty(), "no cgroup mounts under the tmpfs");
+                let subs: Vec<&MountInfo> = mounts
+                    .iter()
+                    .filter(|x| {
+                        x.mount_point.starts_with(&prefix) && x.fstype.starts_with("cgroup")
+                    })
+                    .collect();
+                tap.check(
+                    &format!("{name}: cgroup v1 hierarchies mounted"),
+                    !subs.is_empty(),
+                    "no cgroup mounts under the tmpfs",
+                );
                 for sub in subs {
                     check_options(tap, &format!("{name} ({})", sub.mount_point), m, sub);
                 }
@@ -173,7 +217,12 @@ fn check_mounts(tap: &mut Tap, config: &Value, host: &Value, mounts: &[MountInfo
 }
 
 fn check_options(tap: &mut Tap, name: &str, m: &Value, mi: &MountInfo) {
-    let opts: Vec<String> = m["options"].as_array().into_iter().flatten().filter_map(|o| o.as_str().map(String::from)).collect();
+    let opts: Vec<String> = m["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.as_str().map(String::from))
+        .collect();
     let has = |o: &str| mi.opts.iter().any(|x| x == o);
     // Later options override earlier ones of the same kind, as mount(8) does.
     let mut flags: Vec<(&str, bool)> = vec![("ro", false)];
@@ -191,9 +240,8 @@ fn check_options(tap: &mut Tap, name: &str, m: &Value, mi: &MountInfo) {
             "noexec" | "exec" => set("noexec", o == "noexec"),
             "nodiratime" => set("nodiratime", true),
             "noatime" | "relatime" | "strictatime" => atime = Some(o.as_str()),
-            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" | "unbindable" | "runbindable" => {
-                prop = Some(o.trim_start_matches('r'))
-            }
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" | "unbindable"
+            | "runbindable" => prop = Some(o.trim_start_matches('r')),
             _ => {}
         }
     }
@@ -201,7 +249,13 @@ fn check_options(tap: &mut Tap, name: &str, m: &Value, mi: &MountInfo) {
         tap.eq(&format!("{name}: option {flag}"), has(flag), want);
     }
     if let Some(a) = atime {
-        let got = if has("noatime") { "noatime" } else if has("relatime") { "relatime" } else { "strictatime" };
+        let got = if has("noatime") {
+            "noatime"
+        } else if has("relatime") {
+            "relatime"
+        } else {
+            "strictatime"
+        };
         tap.eq(&format!("{name}: option {a}"), got, a);
     }
     if let Some(p) = prop {
@@ -212,7 +266,9 @@ fn check_options(tap: &mut Tap, name: &str, m: &Value, mi: &MountInfo) {
         for o in &opts {
             if let Some(v) = o.strip_prefix("mode=") {
                 let want = u32::from_str_radix(v, 8).ok();
-                let got = super_opt(mi, "mode").and_then(|g| u32::from_str_radix(g, 8).ok()).or(Some(0o1777));
+                let got = super_opt(mi, "mode")
+                    .and_then(|g| u32::from_str_radix(g, 8).ok())
+                    .or(Some(0o1777));
                 tap.eq(&format!("{name}: tmpfs {o}"), got, want);
             }
             if let Some(v) = o.strip_prefix("size=") {
@@ -225,18 +281,38 @@ fn check_options(tap: &mut Tap, name: &str, m: &Value, mi: &MountInfo) {
 
 fn check_masked_readonly(tap: &mut Tap, config: &Value, mounts: &[MountInfo]) {
     let linux = &config["linux"];
-    for p in linux["maskedPaths"].as_array().into_iter().flatten().filter_map(|p| p.as_str()) {
-        let Ok(meta) = std::fs::symlink_metadata(p) else { continue };
+    for p in linux["maskedPaths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str())
+    {
+        let Ok(meta) = std::fs::symlink_metadata(p) else {
+            continue;
+        };
         let covered = top(mounts, p).is_some();
         let unreadable = if meta.is_dir() {
-            std::fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(true)
+            std::fs::read_dir(p)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(true)
         } else {
             std::fs::read(p).map(|c| c.is_empty()).unwrap_or(true)
         };
-        tap.check(&format!("linux.maskedPaths {p}"), covered && unreadable, format!("mounted over: {covered}, contents hidden: {unreadable}"));
+        tap.check(
+            &format!("linux.maskedPaths {p}"),
+            covered && unreadable,
+            format!("mounted over: {covered}, contents hidden: {unreadable}"),
+        );
     }
-    for p in linux["readonlyPaths"].as_array().into_iter().flatten().filter_map(|p| p.as_str()) {
-        let Ok(meta) = std::fs::metadata(p) else { continue };
+    for p in linux["readonlyPaths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str())
+    {
+        let Ok(meta) = std::fs::metadata(p) else {
+            continue;
+        };
         let ro = statvfs_ro(p) == Some(true);
         let mut detail = format!("read-only flag: {ro}");
         let mut ok = ro;
@@ -271,16 +347,40 @@ fn device_kind(meta: &std::fs::Metadata) -> &'static str {
 }
 
 fn check_devices(tap: &mut Tap, config: &Value) {
-    let defaults = [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)];
+    let defaults = [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+    ];
     for (path, ma, mi) in defaults {
-        let got = std::fs::metadata(path).map(|m| (device_kind(&m), major(m.rdev()), minor(m.rdev())));
-        tap.check(&format!("default device {path}"), matches!(&got, Ok(g) if *g == ("c", ma, mi)), format!("{got:?}, want c {ma}:{mi}"));
+        let got =
+            std::fs::metadata(path).map(|m| (device_kind(&m), major(m.rdev()), minor(m.rdev())));
+        tap.check(
+            &format!("default device {path}"),
+            matches!(&got, Ok(g) if *g == ("c", ma, mi)),
+            format!("{got:?}, want c {ma}:{mi}"),
+        );
     }
-    let ptmx = std::fs::metadata("/dev/ptmx").map(|m| (device_kind(&m), major(m.rdev()), minor(m.rdev())));
-    tap.check("default device /dev/ptmx", matches!(&ptmx, Ok(("c", 5, 2))), format!("{ptmx:?}"));
+    let ptmx =
+        std::fs::metadata("/dev/ptmx").map(|m| (device_kind(&m), major(m.rdev()), minor(m.rdev())));
+    tap.check(
+        "default device /dev/ptmx",
+        matches!(&ptmx, Ok(("c", 5, 2))),
+        format!("{ptmx:?}"),
+    );
     use std::io::Write;
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").and_then(|mut f| f.write_all(b"x"));
-    tap.check("/dev/full works (write gives ENOSPC)", full.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::ENOSPC), format!("{full:?}"));
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .and_then(|mut f| f.write_all(b"x"));
+    tap.check(
+        "/dev/full works (write gives ENOSPC)",
+        full.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::ENOSPC),
+        format!("{full:?}"),
+    );
 
     let allowed = cgroup_device_rules(config);
     for d in config["linux"]["devices"].as_array().into_iter().flatten() {
@@ -300,11 +400,22 @@ fn check_devices(tap: &mut Tap, config: &Value) {
         };
         tap.eq(&format!("{name}: type"), device_kind(&meta), want_kind);
         if want_kind != "p" {
-            let want = (d["major"].as_u64().unwrap_or(0), d["minor"].as_u64().unwrap_or(0));
-            tap.eq(&format!("{name}: major:minor"), (major(meta.rdev()), minor(meta.rdev())), want);
+            let want = (
+                d["major"].as_u64().unwrap_or(0),
+                d["minor"].as_u64().unwrap_or(0),
+            );
+            tap.eq(
+                &format!("{name}: major:minor"),
+                (major(meta.rdev()), minor(meta.rdev())),
+                want,
+            );
         }
         if let Some(mode) = d["fileMode"].as_u64() {
-            tap.eq(&format!("{name}: fileMode"), format!("{:o}", meta.mode() & 0o7777), format!("{:o}", mode & 0o7777));
+            tap.eq(
+                &format!("{name}: fileMode"),
+                format!("{:o}", meta.mode() & 0o7777),
+                format!("{:o}", mode & 0o7777),
+            );
         }
         if let Some(uid) = d["uid"].as_u64() {
             tap.eq(&format!("{name}: uid"), meta.uid() as u64, uid);
@@ -319,8 +430,13 @@ fn check_devices(tap: &mut Tap, config: &Value) {
                 if allow {
                     tap.check(&format!("{name}: cgroup allows read"), res.is_ok(), detail);
                 } else {
-                    let eperm = res.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EPERM);
-                    tap.check(&format!("{name}: cgroup denies read (EPERM)"), eperm, detail);
+                    let eperm =
+                        res.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EPERM);
+                    tap.check(
+                        &format!("{name}: cgroup denies read (EPERM)"),
+                        eperm,
+                        detail,
+                    );
                 }
             }
         }

@@ -34,7 +34,11 @@ fn main() {
     // The list of areas to check can be narrowed by the driver (host.json "only").
     let only: Vec<String> = host["only"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let want = |area: &str| only.is_empty() || only.iter().any(|o| o == area);
 

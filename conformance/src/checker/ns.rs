@@ -29,12 +29,20 @@ pub fn check(tap: &mut Tap, config: &Value, host: &Value) {
         let host_ino = host["ns"][proc_name].as_u64();
         if mine.is_none() || host_ino.is_none() {
             if listed.iter().any(|n| n["type"] == ty) {
-                tap.check(&format!("linux.namespaces {ty}"), false, "namespace not visible in /proc/self/ns");
+                tap.check(
+                    &format!("linux.namespaces {ty}"),
+                    false,
+                    "namespace not visible in /proc/self/ns",
+                );
             }
             continue;
         }
         match listed.iter().find(|n| n["type"] == ty) {
-            None => tap.eq(&format!("linux.namespaces {ty} not listed: runtime's namespace inherited"), mine, host_ino),
+            None => tap.eq(
+                &format!("linux.namespaces {ty} not listed: runtime's namespace inherited"),
+                mine,
+                host_ino,
+            ),
             Some(n) => match n["path"].as_str() {
                 None => tap.check(
                     &format!("linux.namespaces {ty}: new namespace"),
@@ -49,19 +57,39 @@ pub fn check(tap: &mut Tap, config: &Value, host: &Value) {
             },
         }
     }
-    if listed.iter().any(|n| n["type"] == "pid" && n.get("path").is_none()) {
-        tap.eq("linux.namespaces pid: process is pid 1", std::process::id(), 1);
+    if listed
+        .iter()
+        .any(|n| n["type"] == "pid" && n.get("path").is_none())
+    {
+        tap.eq(
+            "linux.namespaces pid: process is pid 1",
+            std::process::id(),
+            1,
+        );
     }
 
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     if let Some(h) = config["hostname"].as_str() {
         tap.eq("hostname", read("/proc/sys/kernel/hostname").as_str(), h);
     }
     if let Some(d) = config["domainname"].as_str() {
-        tap.eq("domainname", read("/proc/sys/kernel/domainname").as_str(), d);
+        tap.eq(
+            "domainname",
+            read("/proc/sys/kernel/domainname").as_str(),
+            d,
+        );
     }
-    for (field, file) in [("uidMappings", "/proc/self/uid_map"), ("gidMappings", "/proc/self/gid_map")] {
-        let Some(maps) = linux[field].as_array() else { continue };
+    for (field, file) in [
+        ("uidMappings", "/proc/self/uid_map"),
+        ("gidMappings", "/proc/self/gid_map"),
+    ] {
+        let Some(maps) = linux[field].as_array() else {
+            continue;
+        };
         let mut want: Vec<(u64, u64, u64)> = maps
             .iter()
             .map(|m| {
@@ -73,7 +101,10 @@ pub fn check(tap: &mut Tap, config: &Value, host: &Value) {
         let mut got: Vec<(u64, u64, u64)> = read(file)
             .lines()
             .filter_map(|l| {
-                let v: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                let v: Vec<u64> = l
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
                 (v.len() == 3).then(|| (v[0], v[1], v[2]))
             })
             .collect();
@@ -84,7 +115,11 @@ pub fn check(tap: &mut Tap, config: &Value, host: &Value) {
         for (k, v) in sysctls {
             let path = format!("/proc/sys/{}", k.replace('.', "/"));
             let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-            tap.eq(&format!("linux.sysctl {k}"), norm(&read(&path)), norm(v.as_str().unwrap_or("")));
+            tap.eq(
+                &format!("linux.sysctl {k}"),
+                norm(&read(&path)),
+                norm(v.as_str().unwrap_or("")),
+            );
         }
     }
 }

@@ -6,18 +6,66 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 pub const CAPS: [&str; 41] = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
 ];
 
 const RLIMITS: [&str; 16] = [
-    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
-    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
-    "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
 ];
 
 fn status_field(name: &str) -> Option<String> {
@@ -30,7 +78,11 @@ fn status_field(name: &str) -> Option<String> {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -53,21 +105,34 @@ fn check_args(tap: &mut Tap, p: &Value) {
 
 fn check_cwd_env(tap: &mut Tap, p: &Value) {
     if let Some(cwd) = p["cwd"].as_str() {
-        let got = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        let got = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         tap.eq("process.cwd", got.as_str(), cwd);
     }
     let have: BTreeSet<String> = std::env::vars_os()
         .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
         .collect();
     for e in strings(&p["env"]) {
-        tap.check(&format!("process.env has {e}"), have.contains(&e), format!("environment is {have:?}"));
+        tap.check(
+            &format!("process.env has {e}"),
+            have.contains(&e),
+            format!("environment is {have:?}"),
+        );
     }
 }
 
 fn check_user(tap: &mut Tap, p: &Value) {
     let u = &p["user"];
     // SAFETY: these getters have no preconditions.
-    let (uid, euid, gid, egid) = unsafe { (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) };
+    let (uid, euid, gid, egid) = unsafe {
+        (
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        )
+    };
     if let Some(want) = u["uid"].as_u64() {
         tap.eq("process.user.uid", (uid as u64, euid as u64), (want, want));
     }
@@ -77,7 +142,10 @@ fn check_user(tap: &mut Tap, p: &Value) {
     let mut groups = vec![0 as libc::gid_t; 256];
     // SAFETY: the buffer holds 256 entries, as passed.
     let n = unsafe { libc::getgroups(256, groups.as_mut_ptr()) };
-    let got: BTreeSet<u64> = groups[..n.max(0) as usize].iter().map(|g| *g as u64).collect();
+    let got: BTreeSet<u64> = groups[..n.max(0) as usize]
+        .iter()
+        .map(|g| *g as u64)
+        .collect();
     if let Some(extra) = u["additionalGids"].as_array() {
         let want: BTreeSet<u64> = extra.iter().filter_map(|g| g.as_u64()).collect();
         let mut allowed = want.clone();
@@ -95,7 +163,11 @@ fn check_user(tap: &mut Tap, p: &Value) {
             libc::umask(old);
             old
         };
-        tap.eq("process.user.umask", format!("{:04o}", got), format!("{:04o}", want));
+        tap.eq(
+            "process.user.umask",
+            format!("{:04o}", got),
+            format!("{:04o}", want),
+        );
     }
 }
 
@@ -103,15 +175,33 @@ fn check_rlimits(tap: &mut Tap, p: &Value) {
     for r in p["rlimits"].as_array().into_iter().flatten() {
         let ty = r["type"].as_str().unwrap_or("");
         let Some(res) = RLIMITS.iter().position(|n| *n == ty) else {
-            tap.check(&format!("process.rlimits {ty}"), false, "unknown rlimit type in config");
+            tap.check(
+                &format!("process.rlimits {ty}"),
+                false,
+                "unknown rlimit type in config",
+            );
             continue;
         };
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: lim is a valid out-pointer; the resource number comes from the table above.
         let rc = unsafe { libc::getrlimit(res as _, &mut lim) };
-        tap.check(&format!("process.rlimits {ty} getrlimit succeeds"), rc == 0, "getrlimit failed");
-        let want = (r["soft"].as_u64().unwrap_or(0), r["hard"].as_u64().unwrap_or(0));
-        tap.eq(&format!("process.rlimits {ty} soft,hard"), (lim.rlim_cur, lim.rlim_max), want);
+        tap.check(
+            &format!("process.rlimits {ty} getrlimit succeeds"),
+            rc == 0,
+            "getrlimit failed",
+        );
+        let want = (
+            r["soft"].as_u64().unwrap_or(0),
+            r["hard"].as_u64().unwrap_or(0),
+        );
+        tap.eq(
+            &format!("process.rlimits {ty} soft,hard"),
+            (lim.rlim_cur, lim.rlim_max),
+            want,
+        );
     }
 }
 
@@ -123,7 +213,10 @@ fn cap_mask(v: &Value) -> u64 {
 }
 
 fn cap_names(mask: u64) -> String {
-    let names: Vec<&str> = (0..64).filter(|b| mask & (1 << b) != 0).map(|b| CAPS.get(b).copied().unwrap_or("?")).collect();
+    let names: Vec<&str> = (0..64)
+        .filter(|b| mask & (1 << b) != 0)
+        .map(|b| CAPS.get(b).copied().unwrap_or("?"))
+        .collect();
     format!("[{}]", names.join(","))
 }
 
@@ -136,8 +229,16 @@ fn check_caps(tap: &mut Tap, p: &Value) {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(40);
-    let known = if last >= 63 { u64::MAX } else { (1u64 << (last + 1)) - 1 };
-    let read = |f: &str| status_field(f).and_then(|v| u64::from_str_radix(&v, 16).ok()).unwrap_or(u64::MAX);
+    let known = if last >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    };
+    let read = |f: &str| {
+        status_field(f)
+            .and_then(|v| u64::from_str_radix(&v, 16).ok())
+            .unwrap_or(u64::MAX)
+    };
     let b = cap_mask(&caps["bounding"]) & known;
     let i = cap_mask(&caps["inheritable"]) & known;
     let a = cap_mask(&caps["ambient"]) & known;
@@ -158,21 +259,46 @@ fn check_caps(tap: &mut Tap, p: &Value) {
         }
     };
     one("bounding", "CapBnd", b, caps.get("bounding").is_some());
-    one("inheritable", "CapInh", i, caps.get("inheritable").is_some());
+    one(
+        "inheritable",
+        "CapInh",
+        i,
+        caps.get("inheritable").is_some(),
+    );
     one("ambient", "CapAmb", a, caps.get("ambient").is_some());
-    one("permitted (after execve)", "CapPrm", prm, caps.get("permitted").is_some());
-    one("effective (after execve)", "CapEff", eff, caps.get("effective").is_some());
+    one(
+        "permitted (after execve)",
+        "CapPrm",
+        prm,
+        caps.get("permitted").is_some(),
+    );
+    one(
+        "effective (after execve)",
+        "CapEff",
+        eff,
+        caps.get("effective").is_some(),
+    );
 }
 
 fn check_nnp_oom(tap: &mut Tap, p: &Value, host: &Value) {
     let nnp = status_field("NoNewPrivs").unwrap_or_default();
-    let want = if p["noNewPrivileges"].as_bool() == Some(true) { "1" } else { "0" };
+    let want = if p["noNewPrivileges"].as_bool() == Some(true) {
+        "1"
+    } else {
+        "0"
+    };
     tap.eq("process.noNewPrivileges", nnp.as_str(), want);
 
-    let got: Option<i64> = std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|s| s.trim().parse().ok());
+    let got: Option<i64> = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
     match p["oomScoreAdj"].as_i64() {
         Some(want) => tap.eq("process.oomScoreAdj set", got, Some(want)),
-        None => tap.eq("process.oomScoreAdj unset leaves the runtime's value", got, host["oom_score_adj"].as_i64()),
+        None => tap.eq(
+            "process.oomScoreAdj unset leaves the runtime's value",
+            got,
+            host["oom_score_adj"].as_i64(),
+        ),
     }
 }
 
@@ -181,18 +307,44 @@ fn check_terminal(tap: &mut Tap, p: &Value) {
     // SAFETY: isatty only inspects the descriptor.
     let ttys: Vec<bool> = (0..3).map(|fd| unsafe { libc::isatty(fd) } == 1).collect();
     if !terminal {
-        tap.eq("process.terminal false: stdout is not a tty", ttys[1], false);
+        tap.eq(
+            "process.terminal false: stdout is not a tty",
+            ttys[1],
+            false,
+        );
         return;
     }
-    tap.eq("process.terminal: stdin, stdout, stderr are a tty", ttys, vec![true, true, true]);
+    tap.eq(
+        "process.terminal: stdin, stdout, stderr are a tty",
+        ttys,
+        vec![true, true, true],
+    );
     use std::os::unix::fs::FileTypeExt;
-    let console = std::fs::metadata("/dev/console").map(|m| m.file_type().is_char_device()).unwrap_or(false);
-    tap.check("/dev/console is the terminal (char device)", console, "/dev/console missing or not a char device");
-    if let (Some(h), Some(w)) = (p["consoleSize"]["height"].as_u64(), p["consoleSize"]["width"].as_u64()) {
-        let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let console = std::fs::metadata("/dev/console")
+        .map(|m| m.file_type().is_char_device())
+        .unwrap_or(false);
+    tap.check(
+        "/dev/console is the terminal (char device)",
+        console,
+        "/dev/console missing or not a char device",
+    );
+    if let (Some(h), Some(w)) = (
+        p["consoleSize"]["height"].as_u64(),
+        p["consoleSize"]["width"].as_u64(),
+    ) {
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: ws is a valid winsize out-pointer for TIOCGWINSZ.
         unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) };
-        tap.eq("process.consoleSize", (ws.ws_row as u64, ws.ws_col as u64), (h, w));
+        tap.eq(
+            "process.consoleSize",
+            (ws.ws_row as u64, ws.ws_col as u64),
+            (h, w),
+        );
     }
 }
 
@@ -204,9 +356,16 @@ pub fn check_seccomp(tap: &mut Tap, config: &Value, host: &Value) {
         tap.eq("linux.seccomp unset: mode unchanged", mode.as_str(), want);
         return;
     }
-    tap.eq("linux.seccomp: filter installed (mode 2)", mode.as_str(), "2");
+    tap.eq(
+        "linux.seccomp: filter installed (mode 2)",
+        mode.as_str(),
+        "2",
+    );
     if sc["defaultAction"].as_str() != Some("SCMP_ACT_ALLOW") {
-        tap.skip("linux.seccomp probes", "probes need defaultAction SCMP_ACT_ALLOW");
+        tap.skip(
+            "linux.seccomp probes",
+            "probes need defaultAction SCMP_ACT_ALLOW",
+        );
         return;
     }
     for rule in sc["syscalls"].as_array().into_iter().flatten() {
@@ -223,7 +382,10 @@ pub fn check_seccomp(tap: &mut Tap, config: &Value, host: &Value) {
 fn raw(nr: libc::c_long, arg: libc::c_long) -> (libc::c_long, i32) {
     // SAFETY: only called with getppid/getpgid, which take at most one integer argument.
     let rc = unsafe { libc::syscall(nr, arg) };
-    (rc, std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    (
+        rc,
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+    )
 }
 
 /// Calls a harmless syscall named by an ERRNO rule and checks the rule's errno comes back.
@@ -232,14 +394,30 @@ fn probe(tap: &mut Tap, name: &str, rule: &Value, errno: i32) {
     match name {
         "getppid" if args.is_empty() => {
             let (rc, e) = raw(libc::SYS_getppid, 0);
-            tap.check("linux.seccomp: getppid denied with errnoRet", rc == -1 && e == errno, format!("rc {rc} errno {e}, want errno {errno}"));
+            tap.check(
+                "linux.seccomp: getppid denied with errnoRet",
+                rc == -1 && e == errno,
+                format!("rc {rc} errno {e}, want errno {errno}"),
+            );
         }
-        "getpgid" if args.len() == 1 && args[0]["index"].as_u64() == Some(0) && args[0]["op"].as_str() == Some("SCMP_CMP_EQ") => {
+        "getpgid"
+            if args.len() == 1
+                && args[0]["index"].as_u64() == Some(0)
+                && args[0]["op"].as_str() == Some("SCMP_CMP_EQ") =>
+        {
             let v = args[0]["value"].as_i64().unwrap_or(0);
             let (rc, e) = raw(libc::SYS_getpgid, v as libc::c_long);
-            tap.check("linux.seccomp: getpgid(value) matched by args rule", rc == -1 && e == errno, format!("rc {rc} errno {e}, want errno {errno}"));
+            tap.check(
+                "linux.seccomp: getpgid(value) matched by args rule",
+                rc == -1 && e == errno,
+                format!("rc {rc} errno {e}, want errno {errno}"),
+            );
             let (rc, e) = raw(libc::SYS_getpgid, 0);
-            tap.check("linux.seccomp: getpgid(0) not matched by args rule", rc >= 0, format!("rc {rc} errno {e}"));
+            tap.check(
+                "linux.seccomp: getpgid(0) not matched by args rule",
+                rc >= 0,
+                format!("rc {rc} errno {e}"),
+            );
         }
         _ => {}
     }

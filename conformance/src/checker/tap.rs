@@ -18,7 +18,12 @@ impl Tap {
             println!("ok {} - {}", self.n, name);
         } else {
             self.failed += 1;
-            println!("not ok {} - {} # {}", self.n, name, one_line(detail.as_ref()));
+            println!(
+                "not ok {} - {} # {}",
+                self.n,
+                name,
+                one_line(detail.as_ref())
+            );
         }
     }
 

@@ -1,0 +1,99 @@
+//! Runs the conformance suite as part of `cargo test`: against runc by default, or the runtime
+//! named by CONFORMANCE_RUNTIME (the lead switches this to berth). The failures must be exactly
+//! the runtime's documented known failures (known-failures/<binary name>.txt, or the file named
+//! by CONFORMANCE_KNOWN_FAILURES), so a regression or a fix both show up.
+//! Needs root (real namespaces and cgroups) and jq (self-test).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn runtime() -> PathBuf {
+    PathBuf::from(std::env::var("CONFORMANCE_RUNTIME").unwrap_or_else(|_| "/usr/sbin/runc".into()))
+}
+
+fn run_suite(extra: &[&str]) -> (String, BTreeSet<String>, (usize, usize, usize)) {
+    let rt = runtime();
+    assert!(
+        rt.exists(),
+        "runtime under test {} does not exist (set CONFORMANCE_RUNTIME)",
+        rt.display()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_berth-conformance"))
+        .arg("--runtime")
+        .arg(&rt)
+        .args(extra)
+        .output()
+        .expect("running berth-conformance");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = text.lines().last().unwrap_or("");
+    let nums: Vec<usize> = last
+        .split([' ', ','])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let shape = nums.len() == 3
+        && *last
+            == format!(
+                "{} passed, {} failed, {} skipped",
+                nums[0], nums[1], nums[2]
+            );
+    assert!(shape, "the last line is not `N passed, M failed, K skipped`: {last:?}\nstdout:\n{text}\nstderr:\n{stderr}");
+    let failed = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("FAIL "))
+        .map(|l| l.split(':').next().unwrap_or(l).to_string())
+        .collect();
+    (text, failed, (nums[0], nums[1], nums[2]))
+}
+
+fn known_failures() -> BTreeSet<String> {
+    let file = std::env::var("CONFORMANCE_KNOWN_FAILURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let name = runtime()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("known-failures")
+                .join(format!("{name}.txt"))
+        });
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split('#').next().map(str::trim))
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn runtime_fails_exactly_its_known_failures() {
+    let (text, failed, (passed, _, _)) = run_suite(&[]);
+    let known = known_failures();
+    let new: Vec<_> = failed.difference(&known).collect();
+    let fixed: Vec<_> = known.difference(&failed).collect();
+    assert!(
+        new.is_empty(),
+        "cases failing that are not known failures: {new:?}\n{text}"
+    );
+    assert!(
+        fixed.is_empty(),
+        "known failures that now pass (update known-failures/): {fixed:?}\n{text}"
+    );
+    assert!(passed >= 60, "only {passed} cases passed:\n{text}");
+}
+
+#[test]
+fn self_test_catches_every_sabotage() {
+    let (text, failed, (passed, _, _)) = run_suite(&["--self-test"]);
+    assert!(
+        failed.is_empty(),
+        "sabotages that were not caught (checks that pass vacuously): {failed:?}\n{text}"
+    );
+    assert!(
+        passed >= 80,
+        "only {passed} sabotages were exercised:\n{text}"
+    );
+}
