@@ -1,0 +1,261 @@
+//! Cgroup lifecycle end to end: paths as runc resolves them, real processes, freeze/thaw,
+//! recursive pids, kill_all, stats, OOM kills and notification, destroy.
+
+mod cgroups_support;
+
+use berth_runtime::cgroups::{Hierarchy, Manager, OomWait};
+use cgroups_support::{gone, name, resources, wait_until, TestCgroup};
+use std::time::Duration;
+
+fn own_cgroup(ctrl: &str) -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    for l in text.lines() {
+        let mut it = l.splitn(3, ':');
+        let _ = it.next();
+        let c = it.next().unwrap();
+        let p = it.next().unwrap();
+        if (ctrl.is_empty() && c.is_empty()) || c.split(',').any(|x| x == ctrl) {
+            return p.to_string();
+        }
+    }
+    "/".into()
+}
+
+#[test]
+fn systemd_driver_fails_clearly() {
+    let e = Manager::new(Some("system.slice:berth:x"), "x", true).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "systemd cgroup driver is not supported yet: run without --systemd-cgroup"
+    );
+}
+
+#[test]
+fn paths_resolve_like_runc() {
+    let m = Manager::new(Some("/a/../b/c"), "id", false).unwrap();
+    assert_eq!(m.path(), "/b/c");
+    let rel = Manager::new(Some("../../x/y"), "id", false).unwrap();
+    let dflt = Manager::new(None, "ctr-id", false).unwrap();
+    match m.hierarchy() {
+        Hierarchy::V2 => {
+            // Relative to the parent of our own cgroup.
+            let own = own_cgroup("");
+            let base = match own.rfind('/') {
+                Some(0) | None => String::new(),
+                Some(i) => own[..i].to_string(),
+            };
+            assert_eq!(rel.path(), format!("{base}/x/y"));
+            assert_eq!(dflt.path(), format!("{base}/ctr-id"));
+            assert_eq!(m.paths()[""].to_str().unwrap(), "/sys/fs/cgroup/b/c");
+        }
+        Hierarchy::V1 => {
+            // Relative to our own cgroup of each controller.
+            for (ctrl, dir) in rel.paths() {
+                if ctrl.is_empty() {
+                    continue;
+                }
+                let own = own_cgroup(&ctrl);
+                let want = format!("{}/x/y", own.trim_end_matches('/'));
+                assert!(
+                    dir.to_str().unwrap().ends_with(&want),
+                    "{ctrl}: {dir:?} vs {want}"
+                );
+            }
+            assert!(m.paths()["memory"].ends_with("memory/b/c"));
+        }
+    }
+    // What path() returns reloads to the same directories (state.json round trip).
+    for mgr in [m, rel, dflt] {
+        let again = Manager::new(Some(&mgr.path()), "other-id", false).unwrap();
+        assert_eq!(again.paths(), mgr.paths());
+    }
+}
+
+#[test]
+fn processes_join_and_pids_are_listed_recursively() {
+    let mut cg = TestCgroup::new("pids", None);
+    let a = cg.spawn("exec sleep 100");
+    // A nested cgroup with a second process, as a container's own sub-cgroups would be.
+    let procs_dir = if cg.v2() {
+        cg.dir("")
+    } else {
+        cg.dir("devices")
+    };
+    let sub = procs_dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let b = cg.spawn("exec sleep 100");
+    std::fs::write(sub.join("cgroup.procs"), b.to_string()).unwrap();
+    let mut pids = cg.mgr.pids().unwrap();
+    pids.sort();
+    let mut want = vec![a, b];
+    want.sort();
+    assert_eq!(pids, want);
+    if !cg.v2() {
+        // Joined every hierarchy.
+        for (ctrl, dir) in cg.mgr.paths() {
+            if ctrl.is_empty() {
+                continue;
+            }
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+            assert!(procs.contains(&a.to_string()), "{ctrl}");
+        }
+    }
+}
+
+fn counter_script(file: &std::path::Path) -> String {
+    format!(
+        "i=0; while :; do i=$((i+1)); echo $i > {}; done",
+        file.display()
+    )
+}
+
+fn read_counter(file: &std::path::Path) -> u64 {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn freeze_stops_a_counter_and_thaw_resumes_it() {
+    let tmp = std::env::temp_dir().join(format!("berth-cg-freeze-{}", std::process::id()));
+    let mut cg = TestCgroup::new("freeze", None);
+    cg.spawn(&counter_script(&tmp));
+    wait_until("counter starts", Duration::from_secs(10), || {
+        read_counter(&tmp) > 10
+    });
+    assert!(!cg.mgr.is_frozen().unwrap());
+    cg.mgr.freeze().unwrap();
+    assert!(cg.mgr.is_frozen().unwrap());
+    let a = read_counter(&tmp);
+    std::thread::sleep(Duration::from_millis(300));
+    let b = read_counter(&tmp);
+    assert!(b <= a + 1, "counter moved while frozen: {a} -> {b}");
+    cg.mgr.thaw().unwrap();
+    assert!(!cg.mgr.is_frozen().unwrap());
+    wait_until("counter resumes", Duration::from_secs(10), || {
+        read_counter(&tmp) > b + 10
+    });
+    let _ = std::fs::remove_file(&tmp);
+}
+
+#[test]
+fn kill_all_kills_a_paused_container_and_destroy_removes_everything() {
+    let mut cg = TestCgroup::new("killall", None);
+    cg.spawn("sleep 100 & sleep 100 & wait");
+    wait_until("three processes", Duration::from_secs(10), || {
+        cg.mgr.pids().unwrap().len() == 3
+    });
+    cg.mgr.freeze().unwrap();
+    cg.mgr.kill_all(libc::SIGKILL).unwrap();
+    let (code, _, _) = cg.wait_last();
+    assert_eq!(code, 128 + libc::SIGKILL);
+    wait_until("cgroup empty", Duration::from_secs(10), || {
+        cg.mgr.pids().unwrap().is_empty()
+    });
+    cg.mgr.destroy().unwrap();
+    assert!(gone(&cg.mgr));
+    // Destroying again is fine (delete after a crash).
+    cg.mgr.destroy().unwrap();
+}
+
+#[test]
+fn stats_report_usage_and_serialize_like_runc() {
+    let r = resources(r#"{"pids":{"limit":50},"memory":{"limit":268435456}}"#);
+    let mut cg = TestCgroup::new("stats", Some(&r));
+    cg.spawn("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 100");
+    wait_until("cpu time", Duration::from_secs(20), || {
+        cg.mgr.stats().unwrap().cpu.usage.total > 10_000_000
+    });
+    let s = cg.mgr.stats().unwrap();
+    assert_eq!(s.pids.current, 1);
+    assert_eq!(s.pids.limit, 50);
+    assert!(s.memory.usage.usage > 0);
+    assert_eq!(s.memory.usage.limit, 268435456);
+    assert!(!s.memory.raw.is_empty());
+    let v: serde_json::Value = serde_json::to_value(&s).unwrap();
+    for k in [
+        "cpu",
+        "cpuset",
+        "memory",
+        "pids",
+        "blkio",
+        "hugetlb",
+        "intel_rdt",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    assert!(v["cpu"]["usage"]["total"].as_u64().unwrap() > 0);
+    assert!(v["memory"]["usage"]["limit"].is_u64());
+    assert!(v["network_interfaces"].is_null());
+}
+
+#[test]
+fn memory_limit_oom_kills_and_is_counted_and_notified() {
+    let r = resources(r#"{"memory":{"limit":33554432,"swap":33554432}}"#);
+    let mut cg = TestCgroup::new("oom", Some(&r));
+    assert_eq!(cg.mgr.oom_kill_count().unwrap(), 0);
+    let mut n = cg.mgr.oom_notifier().unwrap();
+    assert_eq!(n.wait(Some(Duration::ZERO)).unwrap(), OomWait::Timeout);
+    // tail buffers an endless line: it grows until the kernel kills it.
+    cg.spawn("exec tail /dev/zero");
+    let (code, _, _) = cg.wait_last();
+    assert_eq!(code, 128 + libc::SIGKILL);
+    assert!(cg.mgr.oom_kill_count().unwrap() >= 1);
+    let mut seen = 0;
+    while let OomWait::Oom(k) = n.wait(Some(Duration::from_millis(500))).unwrap() {
+        seen += k;
+    }
+    assert!(seen >= 1, "no OOM notification");
+    let s = cg.mgr.stats().unwrap();
+    if !cg.v2() {
+        // The peak reached the limit (memory+swap hit it first, so failcnt may stay 0).
+        assert!(s.memory.usage.max > 30_000_000, "{:?}", s.memory.usage);
+    }
+}
+
+#[test]
+fn oom_notifier_reports_removal_of_the_cgroup() {
+    let cg = TestCgroup::new("oomgone", None);
+    let mut n = cg.mgr.oom_notifier().unwrap();
+    let mgr = cg.mgr.clone();
+    drop(cg);
+    assert!(gone(&mgr));
+    let mut last = OomWait::Timeout;
+    for _ in 0..20 {
+        last = n.wait(Some(Duration::from_millis(100))).unwrap();
+        if last == OomWait::Gone {
+            break;
+        }
+    }
+    assert_eq!(last, OomWait::Gone);
+}
+
+#[test]
+fn dir_fd_is_offered_on_v2_only() {
+    let cg = TestCgroup::new("dirfd", None);
+    let fd = cg.mgr.dir_fd().unwrap();
+    assert_eq!(fd.is_some(), cg.v2());
+}
+
+#[test]
+fn create_is_idempotent_for_an_existing_cgroup_and_update_needs_no_create() {
+    let m = Manager::new(Some(&name("again")), "x", false).unwrap();
+    m.create(None).unwrap();
+    m.create(Some(&resources(r#"{"pids":{"limit":7}}"#)))
+        .unwrap();
+    m.set(&resources(r#"{"pids":{"limit":8}}"#)).unwrap();
+    let dir = if m.hierarchy() == Hierarchy::V2 {
+        m.paths()[""].clone()
+    } else {
+        m.paths()["pids"].clone()
+    };
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pids.max"))
+            .unwrap()
+            .trim(),
+        "8"
+    );
+    m.destroy().unwrap();
+    assert!(gone(&m));
+}
