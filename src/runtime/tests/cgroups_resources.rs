@@ -135,7 +135,7 @@ fn pids_limit_is_written_and_stops_forks() {
     let r = resources(r#"{"pids":{"limit":4}}"#);
     let mut cg = TestCgroup::new("pids", Some(&r));
     assert_eq!(cg.read("pids", "pids.max"), "4");
-    cg.spawn("for i in 1 2 3 4 5 6 7 8; do sleep 10 & done; wait");
+    cg.spawn("for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait");
     let (_, _, err) = cg.wait_last();
     assert!(
         err.contains("fork") || err.contains("Resource temporarily unavailable"),
