@@ -7,6 +7,7 @@
 
 mod cases;
 mod checker_build;
+mod console;
 mod host;
 mod reap;
 mod runtime;

@@ -1,6 +1,7 @@
 //! config.md: root, mounts, process, hostname, annotations, extensibility, valid values.
 
-use super::{always, jq, reject_if, Bundle, Case, Ctx, Kind};
+use super::{always, jq, reject_if, Bundle, Case, Ctx, Kind, Outcome};
+use crate::ensure;
 use crate::host::Host;
 use serde_json::{json, Value};
 
@@ -247,6 +248,46 @@ fn console_size(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
     cfg["process"]["consoleSize"] = json!({"height": 25, "width": 80});
 }
 
+/// terminal: true, with the pty master received over --console-socket and read here.
+fn terminal(ctx: &mut Ctx) -> Outcome {
+    let b = ctx.bundle()?;
+    let mut cfg = crate::spec::base();
+    cfg["process"]["terminal"] = json!(true);
+    cfg["process"]["consoleSize"] = json!({"height": 33, "width": 101});
+    ctx.write_config(&b, &cfg)?;
+    let sock_path = ctx.dir.join("console.sock");
+    let sock = crate::console::ConsoleSocket::bind(&sock_path)?;
+    let id = ctx.id("tty");
+    let sock_arg = sock_path.to_string_lossy().into_owned();
+    let o = ctx
+        .rt
+        .create(&id, &b.dir, &["--console-socket", &sock_arg])?;
+    ensure!(o.ok, "create with a console socket failed: {}", o.brief());
+    let master = sock.receive(std::time::Duration::from_secs(5))?;
+    let pid = ctx.state(&id)?["pid"].as_i64().unwrap_or(0) as i32;
+    let reader = std::thread::spawn(move || {
+        crate::console::read_all(master, std::time::Duration::from_secs(10))
+    });
+    let s = ctx.start(&id)?;
+    ensure!(s.ok, "start failed: {}", s.brief());
+    ctx.wait(
+        &super::Launched {
+            id: id.clone(),
+            pid,
+        },
+        std::time::Duration::from_secs(10),
+    )?;
+    let out = reader.join().unwrap_or_default();
+    let report = crate::tap::parse(&out);
+    ensure!(
+        report.complete,
+        "no complete TAP output on the terminal: {:?}",
+        out.chars().take(300).collect::<String>()
+    );
+    ensure!(report.failures.is_empty(), "{}", report.failures.join("; "));
+    Ok(())
+}
+
 fn hostname(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
     cfg["hostname"] = json!("conformance-host");
 }
@@ -320,6 +361,7 @@ pub fn cases() -> Vec<Case> {
         ck("config.annotations.unknown-key", "config.md#annotations: MUST NOT generate an error on an unknown annotation key", unknown_annotation, reject_if("(.annotations // {}) | has(\"org.example.unknown.key\")")),
         rj("config.oci-version.invalid-rejected", "config.md#specification-version: ociVersion MUST be SemVer; config.md#valid-values: invalid values MUST error", bad_version, jq(".ociVersion = \"1.0.2\"")),
     ];
+    v.push(Case { name: "config.process.terminal", spec: "config.md#process: terminal, consoleSize; config-linux.md#default-devices: /dev/console when terminal is enabled", needs: always, kind: Kind::Scenario(terminal), sabotage: jq(".process.terminal = false") });
     v.push(Case {
         name: "config.process.oom-score-adj-negative",
         spec: "config.md#linux-process: oomScoreAdj set (negative)",
