@@ -6,12 +6,11 @@
 //!   action)
 //!   per architecture: A = nr
 //!     (x86_64 only) jset X32_SYSCALL_BIT -> x32 section, or bad-arch if x32 isn't covered
-//!     binary search over the profile's syscall numbers, leaves of up to 4 `jeq`
+//!     binary search over intervals of syscall numbers with the same outcome
 //!     each matched syscall: its conditional rules in order, then its fallback, then default
 //!     not found: nr > highest syscall the profile names -> ERRNO(ENOSYS), else default
 //! ```
-//! A binary search costs ~log2(n) comparisons per syscall where a linear list costs up to n
-//! (docker's profile has ~350 names per arch).
+//! A binary search costs ~log2(n) comparisons per syscall where a linear list costs up to n.
 
 use super::arch::{Arch, X32_SYSCALL_BIT};
 use super::bpf::{Asm, Cond, Insn, Label, To};
@@ -23,7 +22,6 @@ const BAD_ARCH: u32 = 0;
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_ARGS: u32 = 16;
-const LEAF: usize = 4;
 
 pub(super) fn generate(plan: &Plan) -> Result<Vec<Insn>, SeccompError> {
     let mut asm = Asm::default();
@@ -69,46 +67,143 @@ pub(super) fn generate(plan: &Plan) -> Result<Vec<Insn>, SeccompError> {
     asm.assemble()
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ret(u32),
+    /// Index of a syscall whose rules have argument conditions.
+    Body(usize),
+}
+
 /// The code for one architecture; A holds the syscall number on entry.
+///
+/// The syscall number space is cut into intervals with one outcome each (a run of syscalls
+/// that all get ALLOW is one interval, as is a gap of unnamed ones), and a binary search over
+/// the interval starts jumps straight to the outcome. Docker's profile has ~100 intervals per
+/// architecture for ~350 names: fewer instructions to load and ~7 comparisons per syscall.
 fn section(asm: &mut Asm, plan: &Plan, arch: Arch, rules: &ArchRules) {
-    let not_found = asm.label();
-    let entries: Vec<(u32, &Vec<Rule>)> = rules.syscalls.iter().map(|(n, r)| (*n, r)).collect();
-    tree(asm, plan, arch, &entries, not_found);
-    asm.bind(not_found);
-    if let Some(max) = rules.enosys_above {
-        let enosys = asm.label();
-        asm.jump(Cond::Gt, max, To::L(enosys), To::Next);
-        asm.ret(plan.default.ret());
-        asm.bind(enosys);
-        asm.ret(Action::Errno(libc::ENOSYS as u32).ret());
+    let default = plan.default.ret();
+    let enosys = Action::Errno(libc::ENOSYS as u32).ret();
+    let gap = |nr: u32| match rules.enosys_above {
+        Some(max) if nr > max => enosys,
+        _ => default,
+    };
+
+    // Rules of each named syscall, in evaluation order.
+    let mut bodies: Vec<Vec<&Rule>> = Vec::new();
+    let mut intervals: Vec<(u32, Outcome)> = Vec::new();
+    let mut push = |start: u32, o: Outcome| {
+        if intervals.last().map(|(_, last)| *last) != Some(o) {
+            intervals.push((start, o));
+        }
+    };
+    let mut next_free: u64 = 0;
+    let entries = &rules.entries;
+    let mut i = 0;
+    while i < entries.len() {
+        let nr = entries[i].0;
+        let mut j = i;
+        while j < entries.len() && entries[j].0 == nr {
+            j += 1;
+        }
+        // The unnamed gap before this syscall; it may straddle the ENOSYS limit.
+        if (nr as u64) > next_free {
+            push(next_free as u32, Outcome::Ret(gap(next_free as u32)));
+            if let Some(max) = rules.enosys_above {
+                if (max as u64) + 1 > next_free && max < nr {
+                    push(max + 1, Outcome::Ret(enosys));
+                }
+            }
+        }
+        let group: Vec<&Rule> =
+            ordered(entries[i..j].iter().map(|(_, r)| &plan.rules[*r as usize]));
+        let outcome = match group.as_slice() {
+            [only] if only.cmps.is_empty() => Outcome::Ret(only.action.ret()),
+            _ => {
+                bodies.push(group);
+                Outcome::Body(bodies.len() - 1)
+            }
+        };
+        push(nr, outcome);
+        next_free = nr as u64 + 1;
+        i = j;
+    }
+    if next_free <= u32::MAX as u64 {
+        push(next_free as u32, Outcome::Ret(gap(next_free as u32)));
+        if let Some(max) = rules.enosys_above {
+            if (max as u64) + 1 > next_free && max < u32::MAX {
+                push(max + 1, Outcome::Ret(enosys));
+            }
+        }
+    }
+
+    let mut rets: Vec<(u32, Label)> = Vec::new();
+    let body_labels: Vec<Label> = bodies.iter().map(|_| asm.label()).collect();
+    let mut target = |asm: &mut Asm, o: Outcome| match o {
+        Outcome::Body(b) => body_labels[b],
+        Outcome::Ret(v) => match rets.iter().find(|(rv, _)| *rv == v) {
+            Some((_, l)) => *l,
+            None => {
+                let l = asm.label();
+                rets.push((v, l));
+                l
+            }
+        },
+    };
+    if intervals.len() == 1 {
+        let l = target(asm, intervals[0].1);
+        asm.goto(l);
     } else {
-        asm.ret(plan.default.ret());
+        search(asm, &intervals, &mut target);
+    }
+    for (v, l) in rets {
+        asm.bind(l);
+        asm.ret(v);
+    }
+    for (rules, l) in bodies.iter().zip(body_labels) {
+        asm.bind(l);
+        body_for(asm, plan, arch, rules);
     }
 }
 
-fn tree(asm: &mut Asm, plan: &Plan, arch: Arch, entries: &[(u32, &Vec<Rule>)], miss: Label) {
-    if entries.len() <= LEAF {
-        let bodies: Vec<Label> = entries.iter().map(|_| asm.label()).collect();
-        for ((nr, _), body) in entries.iter().zip(&bodies) {
-            asm.jump(Cond::Eq, *nr, To::L(*body), To::Next);
-        }
-        asm.goto(miss);
-        // Bodies sit right behind their leaf so the branches to them stay short.
-        for ((_, rules), body) in entries.iter().zip(&bodies) {
-            asm.bind(*body);
-            body_for(asm, plan, arch, rules);
-        }
-        return;
+/// Binary search over interval starts (at least two intervals).
+fn search(
+    asm: &mut Asm,
+    iv: &[(u32, Outcome)],
+    target: &mut impl FnMut(&mut Asm, Outcome) -> Label,
+) {
+    let mid = iv.len() / 2;
+    let (left, right) = iv.split_at(mid);
+    let right_label = if right.len() == 1 {
+        target(asm, right[0].1)
+    } else {
+        asm.label()
+    };
+    let f = if left.len() == 1 {
+        To::L(target(asm, left[0].1))
+    } else {
+        To::Next
+    };
+    asm.jump(Cond::Ge, right[0].0, To::L(right_label), f);
+    if left.len() > 1 {
+        search(asm, left, target);
     }
-    let mid = entries.len() / 2;
-    let right = asm.label();
-    asm.jump(Cond::Ge, entries[mid].0, To::L(right), To::Next);
-    tree(asm, plan, arch, &entries[..mid], miss);
-    asm.bind(right);
-    tree(asm, plan, arch, &entries[mid..], miss);
+    if right.len() > 1 {
+        asm.bind(right_label);
+        search(asm, right, target);
+    }
 }
 
-fn body_for(asm: &mut Asm, plan: &Plan, arch: Arch, rules: &[Rule]) {
+/// Conditional rules keep profile order and are tried first; the first unconditional rule
+/// is the fallback; later unconditional rules can never match.
+fn ordered<'a>(rules: impl Iterator<Item = &'a Rule> + Clone) -> Vec<&'a Rule> {
+    let mut out: Vec<&Rule> = rules.clone().filter(|r| !r.cmps.is_empty()).collect();
+    if let Some(u) = rules.into_iter().find(|r| r.cmps.is_empty()) {
+        out.push(u);
+    }
+    out
+}
+
+fn body_for(asm: &mut Asm, plan: &Plan, arch: Arch, rules: &[&Rule]) {
     for rule in rules {
         if rule.cmps.is_empty() {
             asm.ret(rule.action.ret());

@@ -4,7 +4,6 @@
 use super::arch::{self, Arch};
 use super::SeccompError;
 use crate::spec::{Seccomp, SeccompArg};
-use std::collections::BTreeMap;
 
 /// The largest errno the kernel passes through (MAX_ERRNO).
 const MAX_ERRNO: u32 = 4095;
@@ -142,9 +141,8 @@ pub(super) struct Rule {
 /// Everything the code generator needs for one architecture.
 #[derive(Debug, Default)]
 pub(super) struct ArchRules {
-    /// Rules by syscall number, conditional rules first (profile order), then at most one
-    /// unconditional rule.
-    pub syscalls: BTreeMap<u32, Vec<Rule>>,
+    /// (syscall number, index into `Plan::rules`), sorted by number, then profile order.
+    pub entries: Vec<(u32, u32)>,
     /// Syscalls above this number are unknown to the profile and get ENOSYS.
     pub enosys_above: Option<u32>,
 }
@@ -171,6 +169,8 @@ pub(super) const FLAGS: &[(&str, u32)] = &[
 #[derive(Debug)]
 pub(super) struct Plan {
     pub default: Action,
+    /// Every rule, split into AND-groups; `ArchRules::entries` index into it.
+    pub rules: Vec<Rule>,
     pub arches: Vec<(Arch, ArchRules)>,
     pub flags: u32,
     pub notify: bool,
@@ -194,7 +194,9 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
     }
 
     // Validate every rule and split it into AND-groups once; resolution per arch follows.
-    let mut rules: Vec<(&str, Vec<Rule>, bool)> = Vec::new();
+    let mut rules: Vec<Rule> = Vec::new();
+    // (syscall table index, range of `rules`, whether the rule repeats the default action)
+    let mut names: Vec<(Option<usize>, std::ops::Range<u32>, bool)> = Vec::new();
     let mut notify = false;
     for sc in &profile.syscalls {
         let action = Action::parse(&sc.action, sc.errno_ret)?;
@@ -207,19 +209,19 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
         if sc.names.is_empty() {
             return Err(SeccompError::EmptyName);
         }
+        let start = rules.len() as u32;
         // Like runc: several comparisons on the same argument become separate rules (OR);
         // otherwise all comparisons form one rule (AND).
         let repeated = (0..6).any(|i| cmps.iter().filter(|c| c.index == i).count() > 1);
-        let split = if repeated {
-            cmps.iter()
-                .map(|c| Rule {
-                    cmps: vec![*c],
-                    action,
-                })
-                .collect()
+        if repeated {
+            rules.extend(cmps.iter().map(|c| Rule {
+                cmps: vec![*c],
+                action,
+            }));
         } else {
-            vec![Rule { cmps, action }]
-        };
+            rules.push(Rule { cmps, action });
+        }
+        let range = start..rules.len() as u32;
         // A rule that repeats the default action changes nothing (runc skips it too), but
         // its syscalls still count as known to the profile.
         let redundant = action.ret() == default.ret();
@@ -230,7 +232,7 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
             if action == Action::Notify && name == "write" {
                 return Err(SeccompError::NotifyWrite);
             }
-            rules.push((name.as_str(), split.clone(), redundant));
+            names.push((arch::lookup(name), range.clone(), redundant));
         }
         notify |= action == Action::Notify && !redundant;
     }
@@ -238,26 +240,25 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
     let enosys = !(default.is_permissive() || default == Action::Errno(libc::ENOSYS as u32));
     let mut out = Vec::with_capacity(arches.len());
     for arch in arches {
-        let mut ar = ArchRules::default();
+        let mut ar = ArchRules {
+            entries: Vec::with_capacity(names.len()),
+            enosys_above: None,
+        };
         let mut max = None;
-        for (name, split, redundant) in &rules {
+        for (index, range, redundant) in &names {
             // Unknown names are skipped, as libseccomp does for syscalls an arch lacks.
-            let Some(nr) = arch.resolve(name) else {
+            let Some(nr) = index.and_then(|i| arch.number(i)) else {
                 continue;
             };
             if arch.counts_for_max(nr) {
                 max = max.max(Some(nr));
             }
             if !*redundant {
-                ar.syscalls
-                    .entry(nr)
-                    .or_default()
-                    .extend(split.iter().cloned());
+                ar.entries.extend(range.clone().map(|r| (nr, r)));
             }
         }
-        for list in ar.syscalls.values_mut() {
-            order(list);
-        }
+        // Stable: rules of one syscall keep profile order.
+        ar.entries.sort_by_key(|(nr, _)| *nr);
         ar.enosys_above = if enosys { max } else { None };
         out.push((arch, ar));
     }
@@ -275,22 +276,9 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
     }
     Ok(Plan {
         default,
+        rules,
         arches: out,
         flags,
         notify,
     })
-}
-
-/// Conditional rules keep profile order and are tried first; the first unconditional rule
-/// is the fallback for the syscall; later unconditional rules can never match.
-fn order(list: &mut Vec<Rule>) {
-    let mut cond: Vec<Rule> = list
-        .iter()
-        .filter(|r| !r.cmps.is_empty())
-        .cloned()
-        .collect();
-    if let Some(u) = list.iter().find(|r| r.cmps.is_empty()) {
-        cond.push(u.clone());
-    }
-    *list = cond;
 }
