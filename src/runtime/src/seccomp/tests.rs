@@ -481,3 +481,186 @@ fn timing_breakdown() {
     let gen_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
     eprintln!("plan {plan_us:.1} us, generate {gen_us:.1} us");
 }
+
+/// xorshift64*: deterministic randomness without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len())]
+    }
+}
+
+/// The documented semantics, written independently of the code generator.
+fn reference(p: &Seccomp, arch: Arch, nr: u32, args: [u64; 6]) -> u32 {
+    let default = profile::Action::parse(&p.default_action, p.default_errno_ret).unwrap();
+    let selected = arch::select(&p.architectures).unwrap();
+    if !selected.contains(&arch) {
+        return KILL;
+    }
+    let matches = |c: &SeccompArg| {
+        let a = args[c.index as usize];
+        let (a, v, v2) = if arch.is_32bit() {
+            (
+                a as u32 as u64,
+                c.value as u32 as u64,
+                c.value_two as u32 as u64,
+            )
+        } else {
+            (a, c.value, c.value_two)
+        };
+        match c.op.as_str() {
+            "SCMP_CMP_NE" => a != v,
+            "SCMP_CMP_LT" => a < v,
+            "SCMP_CMP_LE" => a <= v,
+            "SCMP_CMP_EQ" => a == v,
+            "SCMP_CMP_GE" => a >= v,
+            "SCMP_CMP_GT" => a > v,
+            "SCMP_CMP_MASKED_EQ" => a & v == v2,
+            _ => unreachable!(),
+        }
+    };
+    let mut max = None;
+    let mut conditional: Vec<(Vec<&SeccompArg>, u32)> = Vec::new();
+    let mut unconditional = None;
+    for sc in &p.syscalls {
+        let action = profile::Action::parse(&sc.action, sc.errno_ret).unwrap();
+        for name in &sc.names {
+            let Some(n) = arch.resolve(name) else {
+                continue;
+            };
+            max = max.max(Some(n));
+            if n != nr || action.ret() == default.ret() {
+                continue;
+            }
+            if sc.args.is_empty() {
+                unconditional.get_or_insert(action.ret());
+                continue;
+            }
+            let repeated = (0..6).any(|i| sc.args.iter().filter(|a| a.index == i).count() > 1);
+            if repeated {
+                for a in &sc.args {
+                    conditional.push((vec![a], action.ret()));
+                }
+            } else {
+                conditional.push((sc.args.iter().collect(), action.ret()));
+            }
+        }
+    }
+    for (cmps, ret) in conditional {
+        if cmps.iter().all(|c| matches(c)) {
+            return ret;
+        }
+    }
+    if let Some(ret) = unconditional {
+        return ret;
+    }
+    let permissive = matches!(
+        default,
+        profile::Action::Allow | profile::Action::Log | profile::Action::Trace(_)
+    );
+    let enosys_default = default == profile::Action::Errno(libc::ENOSYS as u32);
+    match max {
+        Some(m) if nr > m && !permissive && !enosys_default => errno(libc::ENOSYS),
+        _ => default.ret(),
+    }
+}
+
+#[test]
+fn generated_filters_agree_with_the_reference_semantics() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let pool = [
+        "read",
+        "write",
+        "personality",
+        "umask",
+        "kill",
+        "clone",
+        "clone3",
+        "openat",
+        "mmap",
+        "socket",
+        "getpid",
+        "mseal",
+        "futex",
+        "ioctl",
+        "prctl",
+        "exit_group",
+        "open",
+    ];
+    let values = [
+        0u64,
+        1,
+        7,
+        8,
+        0xff,
+        0x7fff_ffff,
+        0xffff_ffff,
+        0x1_0000_0000,
+        0x1_0000_0007,
+        u64::MAX,
+    ];
+    let ops = [
+        "SCMP_CMP_NE",
+        "SCMP_CMP_LT",
+        "SCMP_CMP_LE",
+        "SCMP_CMP_EQ",
+        "SCMP_CMP_GE",
+        "SCMP_CMP_GT",
+        "SCMP_CMP_MASKED_EQ",
+    ];
+    let actions = [
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_LOG",
+    ];
+    for round in 0..300 {
+        let mut p = profile(*rng.pick(&actions), vec![]);
+        if rng.below(3) == 0 {
+            p.architectures = vec!["SCMP_ARCH_X86_64".into()];
+        }
+        for _ in 0..rng.below(12) {
+            let names: Vec<&str> = (0..1 + rng.below(3)).map(|_| *rng.pick(&pool)).collect();
+            let args = (0..rng.below(3))
+                .map(|_| {
+                    arg(
+                        rng.below(3) as u32,
+                        *rng.pick(&ops),
+                        *rng.pick(&values),
+                        *rng.pick(&values),
+                    )
+                })
+                .collect();
+            let mut r = rule(&names, *rng.pick(&actions), args);
+            r.errno_ret = Some(1 + rng.below(40) as u32);
+            p.syscalls.push(r);
+        }
+        let f = compile(&p).unwrap();
+        for _ in 0..200 {
+            let arch = *rng.pick(&[Arch::X86_64, Arch::X32, Arch::X86]);
+            let nr = match rng.below(4) {
+                0 => rng.next() as u32 % 600 | (arch == Arch::X32) as u32 * 0x4000_0000,
+                _ => match arch.resolve(*rng.pick(&pool)) {
+                    Some(n) => n,
+                    None => continue,
+                },
+            };
+            let args = [0; 6].map(|_: u64| *rng.pick(&values));
+            let got = run(&f.program, &data(arch, nr, args));
+            let want = reference(&p, arch, nr, args);
+            assert_eq!(
+                got, want,
+                "round {round}: {arch:?} nr {nr} args {args:x?}\n{p:#?}"
+            );
+        }
+    }
+}
