@@ -624,7 +624,8 @@ fn generated_filters_agree_with_the_reference_semantics() {
         "SCMP_ACT_LOG",
     ];
     for round in 0..300 {
-        let mut p = profile(*rng.pick(&actions), vec![]);
+        let default: &str = rng.pick(&actions);
+        let mut p = profile(default, vec![]);
         if rng.below(3) == 0 {
             p.architectures = vec!["SCMP_ARCH_X86_64".into()];
         }
@@ -648,7 +649,7 @@ fn generated_filters_agree_with_the_reference_semantics() {
         for _ in 0..200 {
             let arch = *rng.pick(&[Arch::X86_64, Arch::X32, Arch::X86]);
             let nr = match rng.below(4) {
-                0 => rng.next() as u32 % 600 | (arch == Arch::X32) as u32 * 0x4000_0000,
+                0 => (rng.next() as u32 % 600) | ((arch == Arch::X32) as u32 * 0x4000_0000),
                 _ => match arch.resolve(*rng.pick(&pool)) {
                     Some(n) => n,
                     None => continue,
