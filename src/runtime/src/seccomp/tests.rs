@@ -494,8 +494,8 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
+    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len())]
     }
 }
 
@@ -624,38 +624,38 @@ fn generated_filters_agree_with_the_reference_semantics() {
         "SCMP_ACT_LOG",
     ];
     for round in 0..300 {
-        let default: &str = rng.pick(&actions);
+        let default = rng.pick(&actions);
         let mut p = profile(default, vec![]);
         if rng.below(3) == 0 {
             p.architectures = vec!["SCMP_ARCH_X86_64".into()];
         }
         for _ in 0..rng.below(12) {
-            let names: Vec<&str> = (0..1 + rng.below(3)).map(|_| *rng.pick(&pool)).collect();
+            let names: Vec<&str> = (0..1 + rng.below(3)).map(|_| rng.pick(&pool)).collect();
             let args = (0..rng.below(3))
                 .map(|_| {
                     arg(
                         rng.below(3) as u32,
-                        *rng.pick(&ops),
-                        *rng.pick(&values),
-                        *rng.pick(&values),
+                        rng.pick(&ops),
+                        rng.pick(&values),
+                        rng.pick(&values),
                     )
                 })
                 .collect();
-            let mut r = rule(&names, *rng.pick(&actions), args);
+            let mut r = rule(&names, rng.pick(&actions), args);
             r.errno_ret = Some(1 + rng.below(40) as u32);
             p.syscalls.push(r);
         }
         let f = compile(&p).unwrap();
         for _ in 0..200 {
-            let arch = *rng.pick(&[Arch::X86_64, Arch::X32, Arch::X86]);
+            let arch = rng.pick(&[Arch::X86_64, Arch::X32, Arch::X86]);
             let nr = match rng.below(4) {
                 0 => (rng.next() as u32 % 600) | ((arch == Arch::X32) as u32 * 0x4000_0000),
-                _ => match arch.resolve(*rng.pick(&pool)) {
+                _ => match arch.resolve(rng.pick(&pool)) {
                     Some(n) => n,
                     None => continue,
                 },
             };
-            let args = [0; 6].map(|_: u64| *rng.pick(&values));
+            let args = [0; 6].map(|_: u64| rng.pick(&values));
             let got = run(&f.program, &data(arch, nr, args));
             let want = reference(&p, arch, nr, args);
             assert_eq!(
