@@ -37,6 +37,11 @@ impl Arch {
     /// The syscall number of `name` on this architecture, if it has one.
     #[cfg(test)]
     pub(super) fn resolve(self, name: &str) -> Option<u32> {
+        self.number_of(name)
+    }
+
+    /// The syscall number of a name this crate knows exists.
+    pub(super) fn number_of(self, name: &str) -> Option<u32> {
         lookup(name).and_then(|i| self.number(i))
     }
 

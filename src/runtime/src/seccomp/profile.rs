@@ -197,6 +197,8 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
     let mut rules: Vec<Rule> = Vec::new();
     // (syscall table index, range of `rules`, whether the rule repeats the default action)
     let mut names: Vec<(Option<usize>, std::ops::Range<u32>, bool)> = Vec::new();
+    // Rules mirrored onto x86's socketcall/ipc: (carrier syscall, rule index).
+    let mut mux: Vec<(&str, u32)> = Vec::new();
     let mut notify = false;
     for sc in &profile.syscalls {
         let action = Action::parse(&sc.action, sc.errno_ret)?;
@@ -233,6 +235,22 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
                 return Err(SeccompError::NotifyWrite);
             }
             names.push((arch::lookup(name), range.clone(), redundant));
+            if let Some((carrier, call)) = multiplexed(name) {
+                // Conditions on the real arguments can't be checked through the carrier
+                // (they sit in memory), so only unconditional rules are mirrored.
+                if sc.args.is_empty() && !redundant {
+                    rules.push(Rule {
+                        cmps: vec![Cmp {
+                            index: 0,
+                            op: Op::MaskedEq,
+                            value: 0xffff,
+                            value_two: call,
+                        }],
+                        action,
+                    });
+                    mux.push((carrier, rules.len() as u32 - 1));
+                }
+            }
         }
         notify |= action == Action::Notify && !redundant;
     }
@@ -255,6 +273,13 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
             }
             if !*redundant {
                 ar.entries.extend(range.clone().map(|r| (nr, r)));
+            }
+        }
+        if arch == Arch::X86 {
+            for (carrier, rule) in &mux {
+                if let Some(nr) = arch.number_of(carrier) {
+                    ar.entries.push((nr, *rule));
+                }
             }
         }
         // Stable: rules of one syscall keep profile order.
@@ -281,4 +306,52 @@ pub(super) fn plan(profile: &Seccomp) -> Result<Plan, SeccompError> {
         flags,
         notify,
     })
+}
+
+/// On 32-bit x86 the socket and SysV IPC calls can also be made through the socketcall(2) and
+/// ipc(2) multiplexers, with the call number in the first argument. libseccomp mirrors rules
+/// for them so that a denied `socket` can't be reached as socketcall(SYS_SOCKET); so do we.
+fn multiplexed(name: &str) -> Option<(&'static str, u64)> {
+    const SOCKETCALL: &[&str] = &[
+        "socket",
+        "bind",
+        "connect",
+        "listen",
+        "accept",
+        "getsockname",
+        "getpeername",
+        "socketpair",
+        "send",
+        "recv",
+        "sendto",
+        "recvfrom",
+        "shutdown",
+        "setsockopt",
+        "getsockopt",
+        "sendmsg",
+        "recvmsg",
+        "accept4",
+        "recvmmsg",
+        "sendmmsg",
+    ];
+    const IPC: &[(&str, u64)] = &[
+        ("semop", 1),
+        ("semget", 2),
+        ("semctl", 3),
+        ("semtimedop", 4),
+        ("msgsnd", 11),
+        ("msgrcv", 12),
+        ("msgget", 13),
+        ("msgctl", 14),
+        ("shmat", 21),
+        ("shmdt", 22),
+        ("shmget", 23),
+        ("shmctl", 24),
+    ];
+    if let Some(i) = SOCKETCALL.iter().position(|n| *n == name) {
+        return Some(("socketcall", i as u64 + 1));
+    }
+    IPC.iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| ("ipc", *c))
 }
