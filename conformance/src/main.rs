@@ -156,12 +156,14 @@ fn run_in(args: &Args, cases: &[Case], runtime: &Path, work: &Path) -> Result<bo
                 Ok(()) => Err(Stop::Fail(
                     "sabotage NOT caught: the case passed against a misbehaving runtime".into(),
                 )),
-                Err(Stop::Fail(why)) => {
-                    if args.verbose {
-                        println!("#   caught: {why}");
-                    }
+                Err(Stop::Fail(why)) if cases::catches::caught(case.name, &why) => {
+                    println!("#   caught: {}", why.chars().take(240).collect::<String>());
                     Ok(())
                 }
+                Err(Stop::Fail(why)) => Err(Stop::Fail(format!(
+                    "sabotage caught by an unexpected failure (want one mentioning {:?}): {why}",
+                    cases::catches::expected(case.name)
+                ))),
                 Err(s) => Err(s),
             }
         } else {

@@ -1,5 +1,6 @@
 //! Test cases and the context they run in.
 
+pub mod catches;
 pub mod config;
 pub mod hooks;
 pub mod lifecycle;

@@ -167,6 +167,9 @@ fn check_v1(tap: &mut Tap, r: &Value) {
             num(&h["limit"]),
         );
     }
+    for (dev, lim) in r["rdma"].as_object().into_iter().flatten() {
+        contains(tap, "rdma", "rdma/rdma.max", rdma_line(dev, lim));
+    }
     let n = &r["network"];
     expect(
         tap,
@@ -255,6 +258,9 @@ fn check_v2(tap: &mut Tap, r: &Value) {
             num(&h["limit"]),
         );
     }
+    for (dev, lim) in r["rdma"].as_object().into_iter().flatten() {
+        contains(tap, "rdma", "rdma.max", rdma_line(dev, lim));
+    }
     for (k, v) in r["unified"].as_object().into_iter().flatten() {
         expect(
             tap,
@@ -263,4 +269,13 @@ fn check_v2(tap: &mut Tap, r: &Value) {
             v.as_str().map(String::from),
         );
     }
+}
+
+fn rdma_line(dev: &str, lim: &Value) -> String {
+    let v = |k: &str| lim[k].as_u64().map_or("max".to_string(), |n| n.to_string());
+    format!(
+        "{dev} hca_handle={} hca_object={}",
+        v("hcaHandles"),
+        v("hcaObjects")
+    )
 }
