@@ -56,6 +56,11 @@ for l in sys.stdin:
   envs+=(--env "BERTH_BIN=$target/debug/berth")
 fi
 target=$(dirname "$(dirname "$(echo "$bins" | head -1)")")
+# A busybox bundle for the side-by-side tests (making one under TCG takes ~30 s).
+work=$(mktemp -d /tmp/berth-c2vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+bash hack/rootfs.sh "$work/bundle" >/dev/null
+envs+=(--env "BERTH_TEST_BUNDLE=$work/bundle")
 echo "test-cgroup2: built in $(( $(date +%s) - start ))s; booting the VM" >&2
 
 # In the guest: a block device for io.max tests, then every binary (they clean up after
@@ -69,7 +74,7 @@ done
 exit $rc'
 vmstart=$(date +%s)
 set +e
-"$HERE/cgroup2-vm.sh" --ro "$ROOT" --ro "$target" --timeout "$TIMEOUT" \
+"$HERE/cgroup2-vm.sh" --ro "$ROOT" --ro "$target" --ro "$work" --timeout "$TIMEOUT" \
   --env "BINS=$(echo $bins)" "${envs[@]}" --cwd "$ROOT" -- sh -c "$guest" sh "$@"
 rc=$?
 set -e
