@@ -471,12 +471,9 @@ pub fn df(engine: &Engine, a: DfArgs) -> Result<()> {
         bail!("system df --verbose is not supported yet");
     }
     let u = engine.disk_usage()?;
-    let pct = |r: u64, t: u64| {
-        if t == 0 {
-            human_size(r)
-        } else {
-            format!("{} ({}%)", human_size(r), 100 * r / t)
-        }
+    let pct = |r: u64, t: u64| match (100 * r).checked_div(t) {
+        Some(p) => format!("{} ({p}%)", human_size(r)),
+        None => human_size(r),
     };
     let rows = vec![
         json!({"Type": "Images", "TotalCount": u.images.to_string(), "Active": u.active.to_string(), "Size": human_size(u.size), "Reclaimable": pct(u.reclaimable, u.size)}),

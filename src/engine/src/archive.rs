@@ -64,7 +64,7 @@ fn extract(reader: impl Read, dir: &Path) -> Result<()> {
             tar::EntryType::Directory => fs::create_dir_all(&dest).ctx("creating", &dest)?,
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if let Some(p) = dest.parent() {
-                    fs::create_dir_all(p).ctx("creating", &p.to_path_buf())?;
+                    fs::create_dir_all(p).ctx("creating", p)?;
                 }
                 let mut f = File::create(&dest).ctx("creating", &dest)?;
                 io::copy(&mut entry, &mut f).map_err(|e| bad(format!("reading archive: {e}")))?;
@@ -85,7 +85,7 @@ fn extract(reader: impl Read, dir: &Path) -> Result<()> {
     for (at, target) in links {
         let dest = dir.join(&at);
         if let Some(p) = dest.parent() {
-            fs::create_dir_all(p).ctx("creating", &p.to_path_buf())?;
+            fs::create_dir_all(p).ctx("creating", p)?;
         }
         fs::hard_link(dir.join(&target), &dest)
             .or_else(|_| fs::copy(dir.join(&target), &dest).map(|_| ()))
@@ -115,7 +115,7 @@ fn safe_rel(p: &Path) -> Result<PathBuf> {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let bytes = fs::read(path).ctx("reading", &path.to_path_buf())?;
+    let bytes = fs::read(path).ctx("reading", path)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         bad(format!(
             "invalid {}: {e}",
@@ -271,7 +271,7 @@ impl Engine {
             }
             let _ = tar_size;
         }
-        let f = File::open(path).ctx("opening", &path.to_path_buf())?;
+        let f = File::open(path).ctx("opening", path)?;
         let mut head = [0u8; 4];
         let n = File::open(path)
             .and_then(|mut g| g.read(&mut head))

@@ -11,6 +11,9 @@ use crate::reference::Reference;
 use crate::registry::config::RegistriesConfig;
 use crate::store::{ImageRow, Store};
 
+/// Tags (with the time each was set) and digest references of one image.
+pub type ImageRefs = (Vec<(Reference, i64)>, Vec<Reference>);
+
 pub const DEFAULT_ROOT: &str = "/var/lib/bay";
 pub const DEFAULT_REGISTRIES_CONFIG: &str = "/etc/bay/registries.json";
 
@@ -145,11 +148,9 @@ impl Engine {
     }
 
     /// Tags and digests pointing at each image.
-    pub(crate) fn refs_by_image(
-        &self,
-    ) -> Result<HashMap<Digest, (Vec<(Reference, i64)>, Vec<Reference>)>> {
+    pub(crate) fn refs_by_image(&self) -> Result<HashMap<Digest, ImageRefs>> {
         let (tags, digests) = self.store.db.read(|q| Ok((q.tags()?, q.repo_digests()?)))?;
-        let mut out: HashMap<Digest, (Vec<(Reference, i64)>, Vec<Reference>)> = HashMap::new();
+        let mut out: HashMap<Digest, ImageRefs> = HashMap::new();
         for (name, id, added) in tags {
             if let Ok(r) = Reference::parse(&name) {
                 out.entry(id).or_default().0.push((r, added));
@@ -161,7 +162,7 @@ impl Engine {
             }
         }
         for v in out.values_mut() {
-            v.0.sort_by(|a, b| a.0.to_string().cmp(&b.0.to_string()));
+            v.0.sort_by_key(|a| a.0.to_string());
             v.1.sort_by_key(|r| r.to_string());
         }
         Ok(out)

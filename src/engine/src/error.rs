@@ -2,7 +2,7 @@
 //! that grep for "No such image" keep working.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::layer::UnpackError;
 
@@ -49,7 +49,7 @@ impl Error {
         }
     }
 
-    pub fn at(path: &std::path::Path, what: &str, source: io::Error) -> Error {
+    pub fn at(path: &Path, what: &str, source: io::Error) -> Error {
         Error::Io {
             context: format!("{what} {}", path.display()),
             source,
@@ -61,12 +61,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Adds "doing X on PATH" context to io errors.
 pub trait IoContext<T> {
-    fn ctx(self, what: &str, path: &PathBuf) -> Result<T>;
+    fn ctx(self, what: &str, path: &Path) -> Result<T>;
     fn ctx_str(self, what: impl FnOnce() -> String) -> Result<T>;
 }
 
 impl<T> IoContext<T> for io::Result<T> {
-    fn ctx(self, what: &str, path: &PathBuf) -> Result<T> {
+    fn ctx(self, what: &str, path: &Path) -> Result<T> {
         self.map_err(|e| Error::at(path, what, e))
     }
     fn ctx_str(self, what: impl FnOnce() -> String) -> Result<T> {

@@ -206,7 +206,7 @@ impl Unpacker<'_> {
                 let target_rel = parent.join(OsStr::from_bytes(hidden));
                 let target = self.dest.join(&target_rel);
                 self.clear(&target_rel, &target, false)?;
-                mknod(&target, libc::S_IFCHR | 0o000, 0, 0).map_err(|e| io_err(&target, e))?;
+                mknod(&target, libc::S_IFCHR, 0, 0).map_err(|e| io_err(&target, e))?;
             }
             return Ok(());
         }

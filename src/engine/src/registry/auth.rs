@@ -87,7 +87,7 @@ fn write_config(dir: &Path, cfg: &Value) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .ctx("creating", &dir.to_path_buf())?;
+        .ctx("creating", dir)?;
     let p = config_path(dir);
     let tmp = dir.join(format!(".config.json.{}", std::process::id()));
     let bytes = serde_json::to_vec_pretty(cfg).map_err(|e| Error::Config(e.to_string()))?;

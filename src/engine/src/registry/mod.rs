@@ -112,11 +112,8 @@ pub(crate) fn parallel<T: Sync, R: Send>(
     for r in results {
         match r.into_inner().expect("result lock") {
             Some(Ok(v)) => out.push(v),
-            Some(Err(e)) => {
-                if first_err.is_none() {
-                    first_err = Some(e)
-                }
-            }
+            Some(Err(e)) if first_err.is_none() => first_err = Some(e),
+            Some(Err(_)) => {}
             None => {}
         }
     }

@@ -14,6 +14,9 @@ use crate::oci::{self, Descriptor, Manifest};
 use crate::reference::Reference;
 use crate::store::LayerBlob;
 
+/// Manifest bytes, its media type, and each layer's descriptor with its diff ID.
+type PushManifest = (Vec<u8>, String, Vec<(Descriptor, Digest)>);
+
 pub struct PushResult {
     pub tag: String,
     pub digest: Digest,
@@ -27,10 +30,7 @@ fn is_compressed(media_type: &str) -> bool {
 impl Engine {
     /// The manifest to push: the stored one when its layers are compressed blobs we hold
     /// (digests survive a round trip), else a Docker schema 2 manifest with gzip layers.
-    fn push_manifest(
-        &self,
-        img: &crate::store::ImageRow,
-    ) -> Result<(Vec<u8>, String, Vec<(Descriptor, Digest)>)> {
+    fn push_manifest(&self, img: &crate::store::ImageRow) -> Result<PushManifest> {
         if let Some(m) = &img.manifest {
             let bytes = self.store.blobs.read(m)?;
             if let Ok(man) = serde_json::from_slice::<Manifest>(&bytes) {

@@ -38,7 +38,7 @@ pub struct LayerInfo {
 
 impl Store {
     pub fn open(root: &Path) -> Result<Store> {
-        fs::create_dir_all(root).ctx("creating", &root.to_path_buf())?;
+        fs::create_dir_all(root).ctx("creating", root)?;
         let blobs = Blobs::open(root)?;
         let snapshots = root.join("snapshots");
         fs::create_dir_all(&snapshots).ctx("creating", &snapshots)?;
