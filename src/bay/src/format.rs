@@ -501,7 +501,7 @@ mod tests {
     fn tables_align_like_tabwriter() {
         assert_eq!(
             tabwrite("A\tBB\nxxxxxxxxxx\ty"),
-            "A             BB\nxxxxxxxxxx    y"
+            "A            BB\nxxxxxxxxxx   y"
         );
     }
 }
