@@ -106,10 +106,20 @@ fn cpu_limits_are_written_with_shares_converted_to_weight() {
     }
     assert_eq!(cg.read("cpuset", "cpuset.cpus"), "0");
     assert_eq!(cg.read("cpuset", "cpuset.mems"), "0");
+    // A new period alone keeps the quota.
+    cg.mgr
+        .set(&resources(r#"{"cpu":{"period":200000}}"#))
+        .unwrap();
+    if cg.v2() {
+        assert_eq!(cg.read("cpu", "cpu.max"), "50000 200000");
+    } else {
+        assert_eq!(cg.read("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(cg.read("cpu", "cpu.cfs_period_us"), "200000");
+    }
     // Unlimited quota again.
     cg.mgr.set(&resources(r#"{"cpu":{"quota":-1}}"#)).unwrap();
     if cg.v2() {
-        assert_eq!(cg.read("cpu", "cpu.max"), "max 100000");
+        assert_eq!(cg.read("cpu", "cpu.max"), "max 200000");
     } else {
         assert_eq!(cg.read("cpu", "cpu.cfs_quota_us"), "-1");
     }

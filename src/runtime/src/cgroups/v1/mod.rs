@@ -140,11 +140,12 @@ impl V1 {
         let r = r.unwrap_or(&empty);
         apply::check(self, r)?;
         let rules = super::devices::container_rules(&r.devices, nodes)?;
+        // Without the devices controller the container could open any device node: fatal,
+        // as in runc.
+        let devices = self.need("devices", "device rules")?;
         let mut created = Vec::new();
         let res = self.make_dirs(&mut created).and_then(|()| {
-            if let Some(d) = self.dir("devices") {
-                apply::devices(d, &rules)?;
-            }
+            apply::devices(devices, &rules)?;
             apply::resources(self, r, true)
         });
         if res.is_err() {

@@ -207,6 +207,13 @@ fn cpu(d: &Path, c: &Cpu) -> Result<(), CgroupError> {
     if quota != 0 || period != 0 {
         let mut v = if quota > 0 {
             quota.to_string()
+        } else if quota == 0 {
+            // Only the period changes (`update --cpu-period`): keep the current quota, as v1 does.
+            files::read(d, "cpu.max")?
+                .split_whitespace()
+                .next()
+                .unwrap_or("max")
+                .to_string()
         } else {
             "max".to_string()
         };
