@@ -43,7 +43,7 @@ envs=()
 integ=()
 for f in integration/tests/cgroups_*.rs; do [[ -e $f ]] && integ+=(--test "$(basename "$f" .rs)"); done
 if ((${#integ[@]})); then
-  ${CARGO:-cargo} build -p berth >/dev/null
+  if ! out=$(${CARGO:-cargo} build -p berth 2>&1); then echo "$out" >&2; exit 1; fi
   ibins=$(${CARGO:-cargo} test -p berth-integration "${integ[@]}" --no-run --message-format=json 2>/dev/null \
     | python3 -c 'import json,sys
 for l in sys.stdin:
