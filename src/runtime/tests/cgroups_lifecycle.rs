@@ -31,6 +31,17 @@ fn systemd_driver_fails_clearly() {
 }
 
 #[test]
+fn root_cgroup_is_refused() {
+    for p in ["/", "/a/.."] {
+        let e = Manager::new(Some(p), "x", false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("invalid cgroupsPath {p:?}: it resolves to the root cgroup")
+        );
+    }
+}
+
+#[test]
 fn paths_resolve_like_runc() {
     let m = Manager::new(Some("/a/../b/c"), "id", false).unwrap();
     assert_eq!(m.path(), "/b/c");

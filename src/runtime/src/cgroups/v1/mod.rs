@@ -77,6 +77,9 @@ impl V1 {
                 rel.insert(ctrl.clone(), r);
             }
         }
+        if rel.values().any(|r| r == "/") {
+            return Err(super::v2::root_cgroup_error(cgroups_path));
+        }
         if dirs.is_empty() {
             return Err(CgroupError::Unsupported(
                 "no cgroup hierarchy is mounted under /sys/fs/cgroup".into(),

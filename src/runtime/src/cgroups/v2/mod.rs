@@ -29,6 +29,9 @@ impl V2 {
             // enabled below it: runc uses its parent.
             paths::join(&paths::parent(&mounts::own_unified_cgroup()?), &inner)
         };
+        if rel == "/" {
+            return Err(root_cgroup_error(cgroups_path));
+        }
         let dir = Path::new(mounts::CGROUP_ROOT).join(rel.trim_start_matches('/'));
         Ok(V2 { dir, rel })
     }
@@ -191,6 +194,14 @@ impl V2 {
     pub fn destroy(&self) -> Result<(), CgroupError> {
         files::remove_cgroup(&self.dir)
     }
+}
+
+/// A container can't own a hierarchy's root cgroup: it could neither be limited nor removed.
+pub(crate) fn root_cgroup_error(cgroups_path: Option<&str>) -> CgroupError {
+    CgroupError::Invalid(format!(
+        "invalid cgroupsPath {:?}: it resolves to the root cgroup",
+        cgroups_path.unwrap_or_default()
+    ))
 }
 
 /// Enables the controllers in `ctrls` below `dir`, all at once, else one by one (some may be
