@@ -349,3 +349,23 @@ fn rdma_fails_clearly_without_the_controller_or_device() {
     assert!(!e.to_string().contains('\n'));
     assert!(gone(&m));
 }
+
+#[test]
+fn kernel_memory_limit_applies_or_fails_clearly() {
+    let r = resources(r#"{"memory":{"kernel":67108864}}"#);
+    let m = Manager::new(Some(&name("kmem")), "x", false).unwrap();
+    match m.create(Some(&r)) {
+        // Kernels before 5.16 still enforce it.
+        Ok(()) => {
+            let d = m.paths()["memory"].join("memory.kmem.limit_in_bytes");
+            let v = std::fs::read_to_string(d).unwrap();
+            m.destroy().unwrap();
+            assert_eq!(v.trim(), "67108864");
+        }
+        Err(e) => {
+            assert!(matches!(e, CgroupError::Unsupported(_)), "{e}");
+            assert!(e.to_string().contains("memory.kernel"), "{e}");
+            assert!(gone(&m));
+        }
+    }
+}
