@@ -270,3 +270,61 @@ fn create_is_idempotent_for_an_existing_cgroup_and_update_needs_no_create() {
     m.destroy().unwrap();
     assert!(gone(&m));
 }
+
+/// clone3(CLONE_INTO_CGROUP) with `dir_fd()`: the child is born in the container's cgroup.
+#[test]
+fn dir_fd_works_with_clone_into_cgroup() {
+    let cg = TestCgroup::new("clone3", None);
+    let Some(fd) = cg.mgr.dir_fd().unwrap() else {
+        eprintln!("skipped: cgroup v1 has no CLONE_INTO_CGROUP");
+        return;
+    };
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: fd.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: fork-like clone3 without CLONE_VM; the child only calls async-signal-safe
+    // functions (pause, _exit).
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid == 0 {
+        loop {
+            // SAFETY: async-signal-safe.
+            unsafe { libc::pause() };
+        }
+    }
+    assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
+    let pid = pid as i32;
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(cg.mgr.pids().unwrap(), vec![pid]);
+    // SAFETY: plain kill/waitpid of our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    assert_eq!(own.trim(), format!("0::{}", cg.mgr.path()));
+}
