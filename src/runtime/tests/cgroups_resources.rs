@@ -369,3 +369,16 @@ fn kernel_memory_limit_applies_or_fails_clearly() {
         }
     }
 }
+
+#[test]
+fn device_rules_cannot_be_changed_on_a_live_cgroup() {
+    let cg = TestCgroup::new("devset", None);
+    let e = cg
+        .mgr
+        .set(&resources(r#"{"devices":[{"allow":true,"access":"rwm"}]}"#))
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("device rules can't be changed"),
+        "{e}"
+    );
+}

@@ -167,9 +167,15 @@ impl Manager {
         }
     }
 
-    /// Applies new limits to a live container (`berth update`). Device rules are only
-    /// touched when `resources.devices` is non-empty.
+    /// Applies new limits to a live container (`berth update`); only what is given changes.
+    /// Device rules can't be changed here (as with runc): that would momentarily deny devices
+    /// to running processes on v1.
     pub fn set(&self, resources: &Resources) -> Result<(), CgroupError> {
+        if !resources.devices.is_empty() {
+            return Err(CgroupError::Unsupported(
+                "device rules can't be changed on a live container: set linux.resources.devices in config.json".into(),
+            ));
+        }
         dispatch!(self, m => m.set(resources))
     }
 

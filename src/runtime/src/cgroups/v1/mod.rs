@@ -175,10 +175,6 @@ impl V1 {
 
     pub fn set(&self, r: &Resources) -> Result<(), CgroupError> {
         apply::check(self, r)?;
-        if !r.devices.is_empty() {
-            let rules = super::devices::parse_rules(&r.devices)?;
-            apply::devices(self.need("devices", "device rules")?, &rules)?;
-        }
         apply::resources(self, r, false)
     }
 

@@ -94,9 +94,6 @@ impl V2 {
 
     pub fn set(&self, r: &Resources) -> Result<(), CgroupError> {
         apply::check(r)?;
-        if !r.devices.is_empty() {
-            bpf::apply(&self.dir, &devices::parse_rules(&r.devices)?)?;
-        }
         apply::resources(&self.dir, r)
     }
 
