@@ -47,7 +47,8 @@ pub struct RegistriesConfig {
 }
 
 fn default_downloads() -> usize {
-    3
+    // Six, like containers/image: layers stream through unpacking, so more overlap helps.
+    6
 }
 fn default_uploads() -> usize {
     5

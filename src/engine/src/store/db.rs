@@ -78,6 +78,13 @@ fn dberr(context: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
     }
 }
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn digest_col(s: String) -> rusqlite::Result<Digest> {
     Digest::parse(&s).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
@@ -112,12 +119,36 @@ impl Db {
         let conn = Connection::open(path).map_err(dberr("opening"))?;
         conn.busy_timeout(Duration::from_secs(60))
             .map_err(dberr("configuring"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(dberr("configuring"))?;
+        // WAL is persistent in the file; switching needs an exclusive lock that SQLite does not
+        // wait for, so concurrent first opens retry instead of failing with "database is locked".
+        let mut delay = Duration::from_millis(5);
+        for attempt in 0.. {
+            let res = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+                .and_then(|mode| {
+                    if mode.eq_ignore_ascii_case("wal") {
+                        Ok(())
+                    } else {
+                        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+                    }
+                })
+                .and_then(|_| conn.execute_batch(SCHEMA));
+            match res {
+                Ok(()) => break,
+                Err(e) if attempt < 200 && is_busy(&e) => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(Error::Db {
+                        context: "configuring".into(),
+                        source: e,
+                    })
+                }
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(dberr("configuring"))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(dberr("creating schema"))?;
         Ok(Db {
             conn: RefCell::new(conn),
         })
