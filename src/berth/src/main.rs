@@ -1,1 +1,80 @@
-fn main() {}
+//! berth: a runc-compatible OCI runtime. Same commands, flags, output and exit codes as runc,
+//! so containerd, dockerd and runc's users can drive it unchanged.
+
+mod commands;
+mod log;
+
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    about = "berth: a fast, runc-compatible OCI container runtime",
+    disable_version_flag = true,
+    subcommand_required = false,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Log file (default: stderr)
+    #[arg(long, global = true, value_name = "FILE")]
+    log: Option<String>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    log_format: log::Format,
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = "/run/berth", env = "BERTH_ROOT")]
+    root: PathBuf,
+    /// Path to criu (accepted for runc compatibility; checkpoint is not supported)
+    #[arg(long, global = true, hide = true)]
+    criu: Option<String>,
+    /// Use systemd to manage cgroups (not supported yet: fails with a clear error)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (accepted; rootless is detected from the euid)
+    #[arg(long, global = true, value_name = "VALUE")]
+    rootless: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    cmd: Option<commands::Cmd>,
+}
+
+/// What every command may need from the global flags.
+pub struct Global {
+    pub root: PathBuf,
+    pub systemd_cgroup: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if cli.version {
+        println!("berth version {}", env!("CARGO_PKG_VERSION"));
+        println!("commit: {}", env!("BERTH_COMMIT"));
+        println!("spec: {}", berth_runtime::spec::OCI_VERSION);
+        return;
+    }
+    if let Err(e) = log::init(cli.log.as_deref(), cli.log_format, cli.debug) {
+        eprintln!("berth: {e:#}");
+        std::process::exit(1);
+    }
+    let Some(cmd) = cli.cmd else {
+        std::process::exit(1);
+    };
+    let g = Global {
+        root: cli.root,
+        systemd_cgroup: cli.systemd_cgroup,
+    };
+    let code = match commands::run(&g, cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            log::error(&format!("{e:#}"));
+            1
+        }
+    };
+    std::process::exit(code);
+}

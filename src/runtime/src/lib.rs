@@ -5,7 +5,17 @@
 
 pub mod caps;
 pub mod cgroups;
+pub mod console;
+pub mod container;
+pub mod error;
+pub mod hooks;
+pub mod id;
+pub mod process;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
+pub mod state;
+pub mod sys;
+pub mod time;
+pub use error::{Error, Result};

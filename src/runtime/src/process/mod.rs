@@ -1,0 +1,216 @@
+//! Bringing a process into a container: clone, the parent side of the sync protocol, and the
+//! child side (`init` for a new container, `exec` for one more process in a running one).
+
+pub mod finalize;
+pub mod init;
+pub mod namespaces;
+pub mod sync;
+
+use crate::cgroups;
+use crate::spec::{IdMapping, Spec};
+use namespaces::NsPlan;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use sync::{Channel, ChildError, Msg};
+
+/// What the parent does while the child sets up, beyond the protocol itself.
+pub trait ParentSide {
+    /// prestart + createRuntime hooks; returns the state JSON the child's hooks will see.
+    fn create_runtime(&mut self, init_pid: i32) -> Result<String, ChildError>;
+}
+
+/// Parent's view of the user namespace maps to write when the child asks.
+pub struct Maps<'a> {
+    pub uid: &'a [IdMapping],
+    pub gid: &'a [IdMapping],
+}
+
+/// Runs `child` in a new process under `plan`, drives the protocol until the child reports
+/// `Ready`, and returns the pid of the final process (the container's init, or the exec'd
+/// process). On any failure every process started is killed and reaped.
+pub fn spawn(
+    plan: &NsPlan,
+    cgroup: Option<&cgroups::Manager>,
+    maps: Maps,
+    parent: &mut dyn ParentSide,
+    child: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible, ChildError>,
+) -> Result<i32, ChildError> {
+    let (pch, cch) = Channel::pair().map_err(|e| ChildError::sys("socketpair", e))?;
+    let flags = if plan.fast() { plan.new_flags } else { 0 };
+    let stage = match crate::sys::clone_fork(flags).map_err(|e| ChildError::sys("clone", e))? {
+        crate::sys::Forked::Child => {
+            drop(pch);
+            let err = match child(&cch) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let _ = cch.send(&Msg::Error(err));
+            // SAFETY: leave the forked child without running the parent's atexit handlers.
+            unsafe { libc::_exit(1) }
+        }
+        crate::sys::Forked::Parent(pid) => pid,
+    };
+    drop(cch);
+    let mut procs = Procs {
+        stage,
+        init: (!plan.need_fork).then_some(stage),
+        done: false,
+    };
+    let r = drive(&pch, &mut procs, cgroup, maps, parent);
+    match r {
+        Ok(pid) => {
+            procs.done = true;
+            Ok(pid)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The processes a spawn started; killed and reaped unless the spawn succeeded.
+struct Procs {
+    stage: i32,
+    init: Option<i32>,
+    done: bool,
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        for pid in [Some(self.stage), self.init].into_iter().flatten() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = waitpid(Pid::from_raw(self.stage), None);
+        if let Some(i) = self.init.filter(|i| *i != self.stage) {
+            // Reaped here if we are its subreaper; otherwise someone else reaps it.
+            let _ = waitpid(Pid::from_raw(i), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
+fn drive(
+    ch: &Channel,
+    procs: &mut Procs,
+    cgroup: Option<&cgroups::Manager>,
+    maps: Maps,
+    parent: &mut dyn ParentSide,
+) -> Result<i32, ChildError> {
+    if let Some(cg) = cgroup {
+        cg.add_process(procs.stage)
+            .map_err(|e| ChildError::new(format!("add process to cgroup: {e}")))?;
+    }
+    ch.send(&Msg::Go)
+        .map_err(|e| ChildError::sys("sync with child", e))?;
+    loop {
+        let msg = ch
+            .recv()
+            .map_err(|e| ChildError::sys("sync with child", e))?;
+        match msg {
+            None => return Err(exited_early(procs)),
+            Some(Msg::MapRequest) => {
+                namespaces::write_id_maps(procs.stage, maps.uid, maps.gid)?;
+                ch.send(&Msg::MapDone)
+                    .map_err(|e| ChildError::sys("sync with child", e))?;
+            }
+            Some(Msg::InitPid(pid)) => {
+                procs.init = Some(pid);
+                // Stage 1 exits right after sending the pid.
+                let _ = waitpid(Pid::from_raw(procs.stage), None);
+            }
+            Some(Msg::CreateRuntime) => {
+                let pid = procs.init.unwrap_or(procs.stage);
+                let state = parent.create_runtime(pid)?;
+                ch.send(&Msg::HooksDone(state))
+                    .map_err(|e| ChildError::sys("sync with child", e))?;
+            }
+            Some(Msg::Ready) => {
+                return procs
+                    .init
+                    .ok_or_else(|| ChildError::new("child reported ready without a pid"));
+            }
+            Some(Msg::Error(e)) => return Err(e),
+            Some(other) => {
+                return Err(ChildError::new(format!(
+                    "unexpected message from child: {other:?}"
+                )))
+            }
+        }
+    }
+}
+
+fn exited_early(procs: &Procs) -> ChildError {
+    let status = waitpid(Pid::from_raw(procs.stage), None);
+    let how = match status {
+        Ok(WaitStatus::Exited(_, c)) => format!("exit status {c}"),
+        Ok(WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
+        _ => "unknown status".to_string(),
+    };
+    ChildError::new(format!(
+        "container process exited before it was ready ({how})"
+    ))
+}
+
+/// The child side shared by init and exec: wait for the parent, enter/create namespaces,
+/// and fork into pid/time namespaces. Returns in the final process.
+pub fn enter_namespaces(
+    plan: &NsPlan,
+    spec: Option<&Spec>,
+    ch: &Channel,
+) -> Result<(), ChildError> {
+    match ch
+        .recv()
+        .map_err(|e| ChildError::sys("sync with parent", e))?
+    {
+        Some(Msg::Go) => {}
+        Some(Msg::Error(e)) => return Err(e),
+        _ => return Err(ChildError::new("parent went away")),
+    }
+    plan.join_all()?;
+    if plan.new_user {
+        if !plan.fast() {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+                .map_err(|e| ChildError::sys("create user namespace", e))?;
+        }
+        ch.send(&Msg::MapRequest)
+            .map_err(|e| ChildError::sys("sync with parent", e))?;
+        match ch
+            .recv()
+            .map_err(|e| ChildError::sys("sync with parent", e))?
+        {
+            Some(Msg::MapDone) => {}
+            _ => return Err(ChildError::new("parent went away while writing id maps")),
+        }
+        namespaces::become_root()?;
+    }
+    if !plan.fast() {
+        let rest = plan.new_flags & !libc::CLONE_NEWUSER;
+        if rest != 0 {
+            nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(rest))
+                .map_err(|e| ChildError::sys("create namespaces", e))?;
+        }
+    }
+    if plan.new_time {
+        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(0x80))
+            .map_err(|e| ChildError::sys("create time namespace", e))?;
+        if let Some(s) = spec {
+            namespaces::write_time_offsets(s)?;
+        }
+    }
+    if plan.need_fork {
+        match crate::sys::clone_fork(0)
+            .map_err(|e| ChildError::sys("fork into pid namespace", e))?
+        {
+            crate::sys::Forked::Parent(pid) => {
+                let _ = ch.send(&Msg::InitPid(pid));
+                // SAFETY: stage 1 is done; leave without atexit handlers.
+                unsafe { libc::_exit(0) }
+            }
+            crate::sys::Forked::Child => {}
+        }
+    } else if plan.fast() {
+        // Nothing to report: the parent knows our pid from clone.
+    }
+    Ok(())
+}

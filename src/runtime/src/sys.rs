@@ -1,0 +1,120 @@
+//! Thin, safe wrappers over the few syscalls nix doesn't cover the way we need.
+
+use nix::errno::Errno;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Result of a fork-like clone.
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// clone(2) with fork semantics (the child continues on a copy of the stack) and namespace
+/// flags. Only sound in a single-threaded process, which berth is.
+pub fn clone_fork(flags: libc::c_int) -> Result<Forked, Errno> {
+    // SAFETY: with a null stack the kernel duplicates the caller's stack like fork(2). berth
+    // is single-threaded, so no lock held by another thread can be inherited locked. The child
+    // only runs code that doesn't depend on glibc's cached tid.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match r {
+        -1 => Err(Errno::last()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// open_how for openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2(2): opens `path` relative to `dir` with resolve flags.
+pub fn openat2(
+    dir: RawFd,
+    path: &str,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    let c = std::ffi::CString::new(path).map_err(|_| Errno::EINVAL)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    loop {
+        // SAFETY: valid C string and open_how of the size passed.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir,
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if r >= 0 {
+            // SAFETY: the kernel returned a new fd we now own.
+            return Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) });
+        }
+        let e = Errno::last();
+        if e != Errno::EAGAIN && e != Errno::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Marks every fd from `first` up as close-on-exec (CVE-2024-21626: no host fd reaches the
+/// container process).
+pub fn cloexec_from(first: RawFd) {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, 4u32) };
+    if r == 0 {
+        return;
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        let fds: Vec<RawFd> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+            .filter(|fd| *fd >= first)
+            .collect();
+        for fd in fds {
+            // SAFETY: F_SETFD on an fd number; failure on a closed fd is harmless.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), used with
+/// the pid to tell a live container init from a recycled pid. None if the process is gone or
+/// a zombie.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+pub fn raw(fd: &impl AsRawFd) -> RawFd {
+    fd.as_raw_fd()
+}
