@@ -21,8 +21,9 @@ done
 bay="${CARGO_TARGET_DIR:-$repo/target}/release/bay"
 
 work=$(mktemp -d /tmp/bay-bench.XXXXXX)
-reg_pid=
+reg_pid= dockerd_pid=
 cleanup() {
+  [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null || true
   [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -93,14 +94,25 @@ skopeo copy -q --dest-tls-verify=false "oci:$layout:bench" "docker://$host/bench
 total=$(du -sb "$layout/blobs" | cut -f1)
 echo "image: $host/bench:1, $((LAYERS + 1)) layers, $((total / 1000000)) MB compressed"
 
-have_docker=0
-if command -v docker >/dev/null && timeout 5 docker info >/dev/null 2>&1; then have_docker=1; fi
+# docker: the running daemon if one answers, else a private dockerd (overlay2) in $work
+have_docker=0 docker=(docker)
+if command -v docker >/dev/null && timeout 5 docker info >/dev/null 2>&1; then
+  have_docker=1
+elif command -v docker >/dev/null && [ -x /usr/sbin/dockerd ] && [ "${BENCH_PRIVATE_DOCKERD:-1}" = 1 ]; then
+  /usr/sbin/dockerd --data-root "$work/docker" --exec-root "$work/docker-exec" -H "unix://$work/docker.sock" \
+    --pidfile "$work/docker.pid" --bridge none --iptables=false --ip6tables=false --storage-driver overlay2 \
+    >"$work/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  docker=(docker -H "unix://$work/docker.sock")
+  for _ in $(seq 100); do "${docker[@]}" version >/dev/null 2>&1 && { have_docker=1; break; }; sleep 0.1; done
+fi
+dk="${docker[*]}"
 
 # --- pull: bay (download + verify + unpack), skopeo (download + verify into an OCI dir), docker
 pull_cmds=(-n "bay pull" --prepare "rm -rf $work/bayroot; sync" "$bay --root $work/bayroot pull -q $host/bench:1"
            -n "skopeo copy" --prepare "rm -rf $work/skopeo-out; sync" "skopeo copy -q --src-tls-verify=false docker://$host/bench:1 oci:$work/skopeo-out:bench")
 if [ $have_docker = 1 ]; then
-  pull_cmds+=(-n "docker pull" --prepare "docker rmi -f $host/bench:1 >/dev/null 2>&1; sync" "docker pull -q $host/bench:1")
+  pull_cmds+=(-n "docker pull" --prepare "$dk rmi -f $host/bench:1 >/dev/null 2>&1; sync" "$dk pull -q $host/bench:1")
 fi
 hyperfine --runs "$RUNS" --warmup 1 --export-markdown "$work/pull.md" "${pull_cmds[@]}"
 
@@ -112,10 +124,10 @@ restore="skopeo copy -q --dest-tls-verify=false oci:$layout:bench docker://$host
 push_cmds=(-n "bay push" --prepare "$wipe" "$bay --root $work/bayroot push -q $host/pushed:1"
            -n "skopeo copy (push)" --prepare "$wipe" "skopeo copy -q --dest-tls-verify=false oci:$layout:bench docker://$host/pushed:1")
 if [ $have_docker = 1 ]; then
-  docker pull -q "$host/bench:1" >/dev/null && docker tag "$host/bench:1" "$host/pushed:1"
-  push_cmds+=(-n "docker push" --prepare "$wipe" "docker push -q $host/pushed:1")
+  "${docker[@]}" pull -q "$host/bench:1" >/dev/null && "${docker[@]}" tag "$host/bench:1" "$host/pushed:1"
+  push_cmds+=(-n "docker push" --prepare "$wipe" "$dk push -q $host/pushed:1")
 fi
 hyperfine --runs "$RUNS" --export-markdown "$work/push.md" "${push_cmds[@]}"
 $restore
 echo; cat "$work/pull.md"; echo; cat "$work/push.md"
-[ $have_docker = 1 ] || echo "(docker not measured: no dockerd answering)"
+[ $have_docker = 1 ] || echo "(docker not measured: no dockerd)"
