@@ -116,6 +116,8 @@ pub fn apply_cgroup_fix() -> anyhow::Result<bool> {
     if !controllers.split_whitespace().any(|c| c == "hugetlb") {
         return Ok(false);
     }
+    // A v1 mount of hugetlb is refused (EBUSY) while cgroup2 has it enabled for children.
+    let _ = std::fs::write("/sys/fs/cgroup/unified/cgroup.subtree_control", "-hugetlb");
     std::fs::create_dir_all("/sys/fs/cgroup/hugetlb")?;
     let st = std::process::Command::new("mount")
         .args([
@@ -127,6 +129,6 @@ pub fn apply_cgroup_fix() -> anyhow::Result<bool> {
             "/sys/fs/cgroup/hugetlb",
         ])
         .status()?;
-    anyhow::ensure!(st.success(), "mounting hugetlb as a v1 hierarchy failed");
+    anyhow::ensure!(st.success(), "mounting hugetlb as a v1 hierarchy failed (is hugetlb still enabled in a cgroup.subtree_control under /sys/fs/cgroup/unified?)");
     Ok(true)
 }

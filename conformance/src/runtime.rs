@@ -50,7 +50,8 @@ impl Out {
     }
 }
 
-pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Per command: runc and crun answer in well under a second; a hung runtime costs this much.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Runtime {
     pub fn command(&self, args: &[&str]) -> Command {
@@ -78,7 +79,15 @@ impl Runtime {
         let out = std::fs::File::create(bundle.join("stdout")).context("creating stdout file")?;
         let err = std::fs::File::create(bundle.join("stderr")).context("creating stderr file")?;
         let b = bundle.to_string_lossy().to_string();
-        let mut args = vec!["create", "--bundle", b.as_str()];
+        let pid_file = bundle.join("container.pid").to_string_lossy().to_string();
+        let _ = std::fs::remove_file(&pid_file);
+        let mut args = vec![
+            "create",
+            "--bundle",
+            b.as_str(),
+            "--pid-file",
+            pid_file.as_str(),
+        ];
         args.extend_from_slice(extra);
         args.push(id);
         let mut c = self.command(&args);

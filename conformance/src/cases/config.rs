@@ -259,9 +259,7 @@ fn terminal(ctx: &mut Ctx) -> Outcome {
     let sock = crate::console::ConsoleSocket::bind(&sock_path)?;
     let id = ctx.id("tty");
     let sock_arg = sock_path.to_string_lossy().into_owned();
-    let o = ctx
-        .rt
-        .create(&id, &b.dir, &["--console-socket", &sock_arg])?;
+    let o = ctx.create_with(&id, &b, &["--console-socket", &sock_arg])?;
     ensure!(o.ok, "create with a console socket failed: {}", o.brief());
     let master = sock.receive(std::time::Duration::from_secs(5))?;
     let pid = ctx.state(&id)?["pid"].as_i64().unwrap_or(0) as i32;

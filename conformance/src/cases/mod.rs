@@ -218,6 +218,8 @@ pub struct Ctx<'a> {
     pub dir: PathBuf,
     pub tag: String,
     ids: Vec<String>,
+    /// pid files of every create, so no container process outlives its case.
+    pid_files: Vec<PathBuf>,
     bundles: usize,
     /// Set when the runtime refused the host's cgroup layout (crun on hybrid v1/v2).
     pub hybrid_refused: bool,
@@ -245,6 +247,7 @@ impl<'a> Ctx<'a> {
             dir,
             tag,
             ids: Vec::new(),
+            pid_files: Vec::new(),
             bundles: 0,
             hybrid_refused: false,
         }
@@ -323,7 +326,12 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn create(&mut self, id: &str, b: &Bundle) -> Result<Out> {
-        let o = self.rt.create(id, &b.dir, &[])?;
+        self.create_with(id, b, &[])
+    }
+
+    pub fn create_with(&mut self, id: &str, b: &Bundle, extra: &[&str]) -> Result<Out> {
+        self.pid_files.push(b.dir.join("container.pid"));
+        let o = self.rt.create(id, &b.dir, extra)?;
         self.note(&o);
         Ok(o)
     }
@@ -429,11 +437,78 @@ impl<'a> Ctx<'a> {
 
     /// Removes every container this case created, whatever state it is in.
     pub fn cleanup(&mut self) {
+        // Through the real runtime: a sabotage must not get in the way of cleaning up.
+        let rt = Runtime {
+            path: self.rt.path.clone(),
+            root: self.rt.root.clone(),
+            env: self
+                .rt
+                .env
+                .iter()
+                .filter(|(k, _)| k == "SABOTAGE_REAL")
+                .cloned()
+                .collect(),
+        };
         for id in std::mem::take(&mut self.ids) {
-            let _ = self.rt.run(&["kill", &id, "9"]);
-            let _ = self.rt.run(&["delete", "--force", &id]);
+            let Ok(st) = rt.run(&["state", &id]) else {
+                continue;
+            };
+            if !st.ok {
+                continue;
+            }
+            let pid = serde_json::from_str::<Value>(&st.stdout)
+                .ok()
+                .and_then(|v| v["pid"].as_i64())
+                .unwrap_or(0) as i32;
+            let _ = rt.run(&["kill", &id, "9"]);
+            // Reap before delete: on cgroup v1 a zombie pins its cgroup and rmdir fails.
+            if pid > 0 {
+                reap::wait_exit(pid, Duration::from_secs(2));
+            }
+            let _ = rt.run(&["delete", "--force", &id]);
+        }
+        // Whatever the runtime did or failed to do, no container process outlives its case.
+        for f in std::mem::take(&mut self.pid_files) {
+            let pid: i32 = std::fs::read_to_string(&f)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
+            if pid > 0 && reap::alive(pid) {
+                // SAFETY: kill has no memory-safety preconditions; pid came from this case's create.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                reap::wait_exit(pid, Duration::from_secs(2));
+            }
         }
         reap::reap_all();
+        remove_cgroups(&format!("{}-", self.tag));
+    }
+}
+
+/// Removes cgroups a runtime left behind for this case's containers (their names start with the
+/// case's tag), deepest first; rmdir only ever removes empty cgroups.
+fn remove_cgroups(prefix: &str) {
+    fn walk(dir: &Path, depth: usize, prefix: &str, inside: bool, out: &mut Vec<PathBuf>) {
+        if depth > 4 {
+            return;
+        }
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let mine = inside || e.file_name().to_string_lossy().starts_with(prefix);
+            // Only descend into what is ours, or into the first levels of a hierarchy.
+            if mine || depth < 2 {
+                walk(&e.path(), depth + 1, prefix, mine, out);
+            }
+            if mine {
+                out.push(e.path());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), 0, prefix, false, &mut found);
+    for d in found {
+        let _ = std::fs::remove_dir(d);
     }
 }
 
