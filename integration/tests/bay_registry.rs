@@ -166,7 +166,13 @@ fn pull_of_missing_tag_or_registry_fails_with_docker_messages() {
         o.stderr
     );
     let o = bay.fails(&["push", &format!("{}/never:1", reg.host())]);
-    assert!(o.stderr.contains("No such image"), "{}", o.stderr);
+    assert_eq!(
+        o.stderr.trim(),
+        format!(
+            "Error response from daemon: An image does not exist locally with the tag: {}/never",
+            reg.host()
+        )
+    );
     assert!(bay.tmp_entries().is_empty());
     assert_eq!(bay.ok(&["images", "-q"]), "");
 }
@@ -392,4 +398,47 @@ impl SpawnPiped for Command {
             .spawn()
             .unwrap()
     }
+}
+
+#[test]
+fn all_tags_push_and_pull_every_tag_of_a_repository() {
+    let reg = Registry::start();
+    let bay = Bay::new();
+    bay.import_busybox("t:1", "all tags one");
+    bay.import_busybox("t:2", "all tags two");
+    let repo = format!("{}/tags/t", reg.host());
+    bay.ok(&["tag", "t:1", &format!("{repo}:one")]);
+    bay.ok(&["tag", "t:2", &format!("{repo}:two")]);
+    let out = bay.ok(&["push", "-a", &repo]);
+    assert_eq!(
+        out.matches("The push refers to repository").count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains("\none: digest: sha256:") && out.contains("\ntwo: digest: sha256:"),
+        "{out}"
+    );
+    let fresh = Bay::new();
+    let out = fresh.ok(&["pull", "--all-tags", &repo]);
+    assert!(out.starts_with("one: Pulling from tags/t\n"), "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "Status: Downloaded newer image for {repo}\n{repo}\n"
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        fresh
+            .ok(&["images", "--format", "{{.Tag}}"])
+            .lines()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        2
+    );
+    let o = fresh.fails(&["pull", "-a", &format!("{repo}:one")]);
+    assert_eq!(
+        o.stderr.trim(),
+        "Error: tag can't be used with --all-tags/-a"
+    );
 }

@@ -11,9 +11,6 @@ use crate::progress::Printer;
 use crate::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
 
 pub fn pull(engine: &Engine, a: PullArgs) -> Result<()> {
-    if a.all_tags {
-        bail!("pull --all-tags is not supported yet");
-    }
     let platform = match &a.platform {
         Some(p) => Some(
             bay_engine::oci::parse_platform(p)
@@ -23,10 +20,30 @@ pub fn pull(engine: &Engine, a: PullArgs) -> Result<()> {
     };
     let r = Reference::parse(&a.name)?;
     let printer = Printer::new(a.quiet);
+    let opts = PullOptions { platform };
+    if a.all_tags {
+        if r.tag.is_some() || r.digest.is_some() {
+            bail!("tag can't be used with --all-tags/-a");
+        }
+        let mut changed = false;
+        for tag in engine.list_tags(&a.name)? {
+            let res = engine.pull(&r.with_tag(&tag).to_string(), &opts, &printer)?;
+            printer.line(&format!("Digest: {}", res.digest));
+            changed |= res.changed;
+        }
+        let what = if changed {
+            "Downloaded newer image for"
+        } else {
+            "Image is up to date for"
+        };
+        printer.line(&format!("Status: {what} {}", r.familiar_name()));
+        println!("{}", r.name());
+        return Ok(());
+    }
     if r.tag.is_none() && r.digest.is_none() {
         printer.line("Using default tag: latest");
     }
-    let res = engine.pull(&a.name, &PullOptions { platform }, &printer)?;
+    let res = engine.pull(&a.name, &opts, &printer)?;
     printer.line(&format!("Digest: {}", res.digest));
     let shown = res.reference.familiar();
     if res.changed {
@@ -39,15 +56,33 @@ pub fn pull(engine: &Engine, a: PullArgs) -> Result<()> {
 }
 
 pub fn push(engine: &Engine, a: PushArgs) -> Result<()> {
-    if a.all_tags {
-        bail!("push --all-tags is not supported yet");
-    }
     let printer = Printer::new(a.quiet);
-    let res = engine.push(&a.name, &printer)?;
-    if a.quiet {
-        println!("{}", Reference::parse_tagged(&a.name)?);
+    let names: Vec<String> = if a.all_tags {
+        let r = Reference::parse(&a.name)?;
+        if r.tag.is_some() || r.digest.is_some() {
+            bail!("tag can't be used with --all-tags/-a");
+        }
+        let tags = engine.local_tags(&a.name)?;
+        if tags.is_empty() {
+            return Err(bay_engine::Error::InvalidArgument(format!(
+                "An image does not exist locally with the tag: {}",
+                r.familiar_name()
+            ))
+            .into());
+        }
+        tags.iter().map(|t| t.to_string()).collect()
     } else {
-        println!("{}: digest: {} size: {}", res.tag, res.digest, res.size);
+        vec![a.name.clone()]
+    };
+    for (i, name) in names.iter().enumerate() {
+        // docker prints "The push refers to repository" once for all tags
+        printer.set_skip_header(i > 0);
+        let res = engine.push(name, &printer)?;
+        if a.quiet {
+            println!("{}", Reference::parse_tagged(name)?);
+        } else {
+            println!("{}: digest: {} size: {}", res.tag, res.digest, res.size);
+        }
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::units::human_size_prec;
 pub struct Printer {
     tty: bool,
     quiet: bool,
+    skip_header: std::sync::atomic::AtomicBool,
     state: Mutex<Vec<String>>,
 }
 
@@ -19,8 +20,15 @@ impl Printer {
         Printer {
             tty: crate::isatty(1),
             quiet,
+            skip_header: false.into(),
             state: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Drops the next "The push refers to repository" line (pushing several tags).
+    pub fn set_skip_header(&self, skip: bool) {
+        self.skip_header
+            .store(skip, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn line(&self, s: &str) {
@@ -49,6 +57,11 @@ fn bar(current: u64, total: u64) -> String {
 
 impl Progress for Printer {
     fn message(&self, line: &str) {
+        if line.starts_with("The push refers to")
+            && self.skip_header.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
         self.line(line);
     }
 

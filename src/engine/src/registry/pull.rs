@@ -288,3 +288,55 @@ impl Engine {
         })
     }
 }
+
+impl Engine {
+    /// Tags of a repository, as the registry lists them (`/v2/<name>/tags/list`, following `Link`).
+    pub fn list_tags(&self, name: &str) -> Result<Vec<String>> {
+        let r = Reference::parse(name)?;
+        let client = self.pull_client(&r)?;
+        let mut tags = Vec::new();
+        let mut next = Some("tags/list".to_string());
+        while let Some(path) = next.take() {
+            let resp = client
+                .send("GET", &path, &[], Body::Empty, &[200])
+                .map_err(|e| match e {
+                    Error::Registry(m) if m.starts_with("name unknown") => {
+                        Error::Registry(format!("repository {} not found: {m}", r.familiar_name()))
+                    }
+                    other => other,
+                })?;
+            // `Link: </v2/x/tags/list?last=a&n=100>; rel="next"`
+            next = resp.header("link").and_then(|l| {
+                l.split(';').next().map(|u| {
+                    u.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                })
+            });
+            let v: serde_json::Value = serde_json::from_slice(&resp.bytes(MAX_MANIFEST)?)
+                .map_err(|e| Error::Registry(format!("invalid tag list: {e}")))?;
+            if let Some(list) = v.get("tags").and_then(|t| t.as_array()) {
+                tags.extend(list.iter().filter_map(|t| t.as_str().map(String::from)));
+            }
+        }
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
+    /// Local tags of the repository `name` names, for `push --all-tags`.
+    pub fn local_tags(&self, name: &str) -> Result<Vec<Reference>> {
+        let r = Reference::parse(name)?;
+        let mut out: Vec<Reference> = self
+            .store
+            .db
+            .read(|q| q.tags())?
+            .into_iter()
+            .filter_map(|(n, _, _)| Reference::parse(&n).ok())
+            .filter(|t| t.name() == r.name())
+            .collect();
+        out.sort_by_key(|t| t.to_string());
+        Ok(out)
+    }
+}

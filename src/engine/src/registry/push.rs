@@ -119,9 +119,8 @@ impl Engine {
             .db
             .read(|q| q.tag_target(&r.to_string()))?
             .ok_or_else(|| {
-                Error::NoSuchImage(format!(
-                    "{} (an image does not exist locally with the tag: {})",
-                    r.familiar(),
+                Error::InvalidArgument(format!(
+                    "An image does not exist locally with the tag: {}",
                     r.familiar_name()
                 ))
             })?;
