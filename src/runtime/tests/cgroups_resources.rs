@@ -205,6 +205,10 @@ fn block_io_weight_and_throttles_are_written() {
 
 #[test]
 fn hugepage_limits_are_written() {
+    // On a hybrid host berth enables hugetlb on the unified hierarchy; put it back afterwards
+    // so the host looks as before the test.
+    let hybrid_root = std::path::Path::new("/sys/fs/cgroup/unified/cgroup.subtree_control");
+    let before = std::fs::read_to_string(hybrid_root).ok();
     let r = resources(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#);
     let cg = TestCgroup::new("huge", Some(&r));
     let paths = cg.mgr.paths();
@@ -214,6 +218,10 @@ fn hugepage_limits_are_written() {
         None => (paths[""].clone(), "hugetlb.2MB.max"),
     };
     let got = std::fs::read_to_string(dir.join(file)).unwrap();
+    drop(cg);
+    if before.is_some_and(|b| !b.contains("hugetlb")) {
+        let _ = std::fs::write(hybrid_root, "-hugetlb");
+    }
     assert_eq!(got.trim(), "4194304");
 }
 
