@@ -35,6 +35,7 @@ pub fn expected(case: &str) -> &'static str {
         "config.mounts.options" => "option noexec",
         "config.mounts.bind" => "/bind-dir",
         "config.mounts.order" => "/same",
+        "config.mounts.destination-relative" => "relative-dest",
         "config.process.args" => "process.args",
         "config.process.args-path-lookup" => "failed",
         "config.process.cwd" => "process.cwd",
@@ -52,7 +53,8 @@ pub fn expected(case: &str) -> &'static str {
         | "config.process.oom-score-adj-negative" => "oomScoreAdj",
         "config.process.console-size-ignored"
         | "config.extensibility.unknown-properties"
-        | "config.annotations.unknown-key" => "refusing this config",
+        | "config.annotations.unknown-key"
+        | "config.process.capabilities-unknown-ignored" => "refusing this config",
         "config.process.terminal" => "console socket",
         "config.hostname" => "hostname",
         "config.domainname" => "domainname",
@@ -84,6 +86,7 @@ pub fn expected(case: &str) -> &'static str {
         "linux.seccomp.unset" => "seccomp unset",
         c if c.starts_with("linux.rootfs-propagation.") => "rootfsPropagation",
         "linux.masked-paths" => "maskedPaths",
+        "linux.personality" => "personality",
         "linux.readonly-paths" => "readonlyPaths",
         _ => "",
     }

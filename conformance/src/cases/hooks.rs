@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// A hook that records its stdin, argv and environment in `dir` and appends its name to the log.
 fn recorder(name: &str, dir: &str) -> Value {
-    let script = "cat > \"$LOGDIR/$HOOK.json\"; echo \"$0 $*\" > \"$LOGDIR/$HOOK.args\"; env > \"$LOGDIR/$HOOK.env\"; echo \"$HOOK\" >> \"$LOGDIR/log\"";
+    let script = "cat > \"$LOGDIR/$HOOK.json\"; echo \"$0 $*\" > \"$LOGDIR/$HOOK.args\"; env > \"$LOGDIR/$HOOK.env\"; readlink /proc/self/ns/mnt > \"$LOGDIR/$HOOK.mntns\"; echo \"$HOOK\" >> \"$LOGDIR/log\"";
     json!({"path": "/bin/sh", "args": ["sh", "-c", script, format!("argv0-{name}"), "arg1"], "env": [format!("LOGDIR={dir}"), format!("HOOK={name}")]})
 }
 
@@ -90,7 +90,7 @@ fn order_and_state(ctx: &mut Ctx, check_order: bool) -> Outcome {
         .filter(|l| l != "process")
         .collect();
     if !check_order {
-        return hook_states(&shared, &b, &l, &st);
+        return hook_states(&shared, &b, &l, &st, ctx.host.ns["mnt"].as_u64());
     }
     let want = [
         "prestart-1",
@@ -117,7 +117,13 @@ fn order_and_state(ctx: &mut Ctx, check_order: bool) -> Outcome {
     Ok(())
 }
 
-fn hook_states(shared: &Path, b: &Bundle, l: &super::Launched, st: &Value) -> Outcome {
+fn hook_states(
+    shared: &Path,
+    b: &Bundle,
+    l: &super::Launched,
+    st: &Value,
+    host_mnt: Option<u64>,
+) -> Outcome {
     let mut problems = Vec::new();
     let mut check = |ok: bool, msg: String| {
         if !ok {
@@ -177,6 +183,22 @@ fn hook_states(shared: &Path, b: &Bundle, l: &super::Launched, st: &Value) -> Ou
         check(
             args.trim() == format!("argv0-{hook} arg1"),
             format!("{hook}: argv {args:?}, want the hook's args"),
+        );
+        // createContainer and startContainer run in the container's namespaces, the rest in
+        // the runtime's.
+        let ns = std::fs::read_to_string(shared.join(format!("{hook}.mntns"))).unwrap_or_default();
+        let ino: Option<u64> = ns
+            .trim()
+            .split('[')
+            .nth(1)
+            .and_then(|x| x.trim_end_matches(']').parse().ok());
+        let in_container = hook == "createContainer" || hook == "startContainer";
+        check(
+            ino.is_some() && (ino != host_mnt) == in_container,
+            format!(
+                "{hook}: ran in mount namespace {ns:?}, want {} the runtime's",
+                if in_container { "not" } else { "" }
+            ),
         );
         let env = std::fs::read_to_string(shared.join(format!("{hook}.env"))).unwrap_or_default();
         check(
@@ -316,7 +338,7 @@ fn timeout(ctx: &mut Ctx) -> Outcome {
     );
     ensure!(
         took < Duration::from_secs(4),
-        "create took {took:?}: the hook was not aborted at its timeout"
+        "create took {took:?}: the hook ran past its 1s timeout without being aborted"
     );
     Ok(())
 }

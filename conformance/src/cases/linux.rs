@@ -362,6 +362,10 @@ fn prop_unbindable(ctx: &mut Ctx) -> Outcome {
     propagation(ctx, "unbindable")
 }
 
+fn personality(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
+    cfg["linux"]["personality"] = json!({"domain": "LINUX32"});
+}
+
 fn masked(_: &mut Ctx, b: &mut Bundle, cfg: &mut Value) {
     let c = b.rootfs.join("conformance");
     let _ = std::fs::write(c.join("masked-file"), "secret");
@@ -445,6 +449,7 @@ pub fn cases() -> Vec<Case> {
         sc("linux.rootfs-propagation.slave", "config-linux.md#rootfs-mount-propagation: slave", prop_slave, jq(".linux.rootfsPropagation = \"private\"")),
         sc("linux.rootfs-propagation.shared", "config-linux.md#rootfs-mount-propagation: shared", prop_shared, jq(".linux.rootfsPropagation = \"private\"")),
         sc("linux.rootfs-propagation.unbindable", "config-linux.md#rootfs-mount-propagation: unbindable", prop_unbindable, jq(".linux.rootfsPropagation = \"private\"")),
+        ck("linux.personality", "config-linux.md#personality: execution domain (spec 1.1)", always, personality, jq("del(.linux.personality)")),
         ck("linux.masked-paths", "config-linux.md#masked-paths: masked so that they cannot be read", always, masked, jq("del(.linux.maskedPaths)")),
         ck("linux.readonly-paths", "config-linux.md#readonly-paths: read-only inside the container", always, readonly, jq("del(.linux.readonlyPaths)")),
         rj("linux.mount-label-invalid-rejected", "config-linux.md#mount-label: SELinux context for the mounts", need_selinux, mount_label, jq("del(.linux.mountLabel)")),

@@ -152,12 +152,17 @@ fn is_bind(m: &Value) -> bool {
 
 fn check_mounts(tap: &mut Tap, config: &Value, host: &Value, mounts: &[MountInfo]) {
     let list = config["mounts"].as_array().cloned().unwrap_or_default();
+    // Relative destinations are relative to / (config.md, spec 1.2).
     let dest = |m: &Value| {
-        m["destination"]
+        let d = m["destination"]
             .as_str()
             .unwrap_or("")
-            .trim_end_matches('/')
-            .to_string()
+            .trim_end_matches('/');
+        if d.starts_with('/') || d.is_empty() {
+            d.to_string()
+        } else {
+            format!("/{d}")
+        }
     };
     for (i, m) in list.iter().enumerate() {
         let d = dest(m);

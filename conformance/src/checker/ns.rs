@@ -111,6 +111,17 @@ pub fn check(tap: &mut Tap, config: &Value, host: &Value) {
         got.sort();
         tap.eq(&format!("linux.{field}"), got, want);
     }
+    if let Some(domain) = linux["personality"]["domain"].as_str() {
+        let got = u64::from_str_radix(&read("/proc/self/personality"), 16)
+            .ok()
+            .map(|p| p & 0xff);
+        let want = match domain {
+            "LINUX" => Some(0),
+            "LINUX32" => Some(8),
+            _ => None,
+        };
+        tap.eq(&format!("linux.personality domain {domain}"), got, want);
+    }
     if let Some(sysctls) = linux["sysctl"].as_object() {
         for (k, v) in sysctls {
             let path = format!("/proc/sys/{}", k.replace('.', "/"));
