@@ -147,6 +147,8 @@ fn freeze_stops_a_counter_and_thaw_resumes_it() {
     wait_until("counter resumes", Duration::from_secs(10), || {
         read_counter(&tmp) > b + 10
     });
+    // The counter writes until it is killed with the cgroup.
+    drop(cg);
     let _ = std::fs::remove_file(&tmp);
 }
 
