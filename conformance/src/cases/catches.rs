@@ -60,7 +60,10 @@ pub fn expected(case: &str) -> &'static str {
         "config.domainname" => "domainname",
         "hooks.order" => "hook order",
         "hooks.state-on-stdin" => "state JSON",
-        "hooks.prestart-failure" | "hooks.create-runtime-failure" => "generated no error",
+        "hooks.prestart-failure"
+        | "hooks.create-runtime-failure"
+        | "hooks.create-container-failure"
+        | "hooks.start-container-failure" => "generated no error",
         "hooks.poststart-failure-warns" | "hooks.poststop-failure-warns" => "did not run",
         "hooks.timeout" => "past its",
         "linux.namespaces.new" => "new namespace",

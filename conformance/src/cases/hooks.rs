@@ -229,7 +229,11 @@ fn create_hook_fails(ctx: &mut Ctx, kind: &str) -> Outcome {
     let k = kind.to_string();
     let (b, shared, _) = hook_bundle(
         ctx,
-        |d| json!({ k: [failing("bad", d)] }),
+        // startContainer runs inside the container, where the log is at /shared.
+        |d| {
+            let dir = if k == "startContainer" { "/shared" } else { d };
+            json!({ k.clone(): [failing("bad", dir)] })
+        },
         "echo process >> /shared/log",
     )?;
     let id = ctx.id("hf");
@@ -238,17 +242,16 @@ fn create_hook_fails(ctx: &mut Ctx, kind: &str) -> Outcome {
     if o.ok {
         errored = !ctx.start(&id)?.ok;
     }
+    std::thread::sleep(Duration::from_millis(100));
+    let ran = log(&shared).contains(&"bad".to_string());
+    let process = log(&shared).contains(&"process".to_string());
+    ensure!(ran, "the {kind} hook never ran");
     ensure!(
         errored,
-        "a failing {kind} hook generated no error from create or start"
-    );
-    std::thread::sleep(Duration::from_millis(100));
-    ensure!(
-        log(&shared).contains(&"bad".to_string()),
-        "the {kind} hook never ran"
+        "a failing {kind} hook generated no error from create or start (user process ran: {process})"
     );
     ensure!(
-        !log(&shared).contains(&"process".to_string()),
+        !process,
         "the user process ran although a {kind} hook failed"
     );
     let st = ctx.cmd(&["state", &id])?;
@@ -265,6 +268,14 @@ fn create_hook_fails(ctx: &mut Ctx, kind: &str) -> Outcome {
 
 fn prestart_fails(ctx: &mut Ctx) -> Outcome {
     create_hook_fails(ctx, "prestart")
+}
+
+fn create_container_fails(ctx: &mut Ctx) -> Outcome {
+    create_hook_fails(ctx, "createContainer")
+}
+
+fn start_container_fails(ctx: &mut Ctx) -> Outcome {
+    create_hook_fails(ctx, "startContainer")
 }
 
 fn create_runtime_fails(ctx: &mut Ctx) -> Outcome {
@@ -364,6 +375,8 @@ pub fn cases() -> Vec<Case> {
         sc("hooks.state-on-stdin", "config.md#posix-platform-hooks: the state MUST be passed to hooks over stdin; path/args/env semantics", state, jq(".hooks |= map_values(map(.args[2] = \"exec </dev/null; \" + .args[2]))")),
         sc("hooks.prestart-failure", "runtime.md#lifecycle: a failing prestart hook MUST generate an error and stop the container", prestart_fails, jq(".hooks.prestart[0].args[2] = \"echo bad >> $LOGDIR/log\"")),
         sc("hooks.create-runtime-failure", "runtime.md#lifecycle: a failing createRuntime hook MUST generate an error and stop the container", create_runtime_fails, jq(".hooks.createRuntime[0].args[2] = \"echo bad >> $LOGDIR/log\"")),
+        sc("hooks.create-container-failure", "runtime.md#lifecycle: a failing createContainer hook MUST generate an error and stop the container", create_container_fails, jq(".hooks.createContainer[0].args[2] = \"echo bad >> $LOGDIR/log\"")),
+        sc("hooks.start-container-failure", "runtime.md#lifecycle: a failing startContainer hook MUST generate an error and stop the container", start_container_fails, jq(".hooks.startContainer[0].args[2] = \"echo bad >> $LOGDIR/log\"")),
         sc("hooks.poststart-failure-warns", "runtime.md#lifecycle: a failing poststart hook MUST only log a warning; remaining hooks and lifecycle continue", poststart_fails, jq("del(.hooks.poststart[1])")),
         sc("hooks.poststop-failure-warns", "runtime.md#lifecycle: a failing poststop hook MUST only log a warning; remaining hooks and lifecycle continue", poststop_fails, jq("del(.hooks.poststop[1])")),
         sc("hooks.timeout", "config.md#posix-platform-hooks: timeout is the number of seconds before aborting the hook", timeout, jq("del(.hooks.prestart[0].timeout)")),
