@@ -390,3 +390,60 @@ fn device_rules_cannot_be_changed_on_a_live_cgroup() {
         "{e}"
     );
 }
+
+#[test]
+fn block_io_weight_device_applies_or_fails_clearly() {
+    let Some((maj, min)) = block_device() else {
+        eprintln!("skipped: no block device");
+        return;
+    };
+    let r = resources(&format!(
+        r#"{{"blockIO":{{"weightDevice":[{{"major":{maj},"minor":{min},"weight":300}}]}}}}"#
+    ));
+    let m = Manager::new(Some(&name("wdev")), "x", false).unwrap();
+    match m.create(Some(&r)) {
+        Ok(()) => {
+            let paths = m.paths();
+            let (dir, files) = match paths.get("blkio") {
+                Some(d) => (
+                    d.clone(),
+                    ["blkio.bfq.weight_device", "blkio.weight_device"],
+                ),
+                None => (paths[""].clone(), ["io.bfq.weight", "io.weight"]),
+            };
+            let text: String = files
+                .iter()
+                .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+                .collect();
+            m.destroy().unwrap();
+            assert!(text.contains(&format!("{maj}:{min}")), "{text}");
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            eprintln!("{msg}");
+            assert!(!msg.contains('\n'));
+            assert!(msg.contains(&format!("{maj}:{min}")), "{msg}");
+            assert!(gone(&m));
+        }
+    }
+}
+
+#[test]
+fn use_hierarchy_true_is_accepted_and_false_fails_clearly_on_modern_kernels() {
+    let cg = TestCgroup::new(
+        "usehier",
+        Some(&resources(r#"{"memory":{"useHierarchy":true}}"#)),
+    );
+    if !cg.v2() {
+        assert_eq!(cg.read("memory", "memory.use_hierarchy"), "1");
+    }
+    drop(cg);
+    let m = Manager::new(Some(&name("usehier0")), "x", false).unwrap();
+    match m.create(Some(&resources(r#"{"memory":{"useHierarchy":false}}"#))) {
+        Ok(()) => m.destroy().unwrap(), // old v1 kernels
+        Err(e) => {
+            assert!(e.to_string().contains("useHierarchy false"), "{e}");
+            assert!(gone(&m));
+        }
+    }
+}

@@ -166,3 +166,16 @@ pub(crate) fn remove_cgroup(dir: &Path) -> Result<(), CgroupError> {
     }
     unreachable!()
 }
+
+/// Per-device I/O weights need a scheduler with weights on that device (BFQ; iocost for
+/// v2 io.weight): say so instead of a bare EOPNOTSUPP.
+pub(crate) fn device_weight_err(e: CgroupError, major: i64, minor: i64) -> CgroupError {
+    match &e {
+        CgroupError::Write { source, .. } if source.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+            CgroupError::Unsupported(format!(
+                "cannot apply blockIO.weightDevice for {major}:{minor}: its I/O scheduler has no per-device weights (use bfq)"
+            ))
+        }
+        _ => e,
+    }
+}

@@ -356,7 +356,8 @@ fn blkio(d: &Path, b: &BlockIo) -> Result<(), CgroupError> {
     for wd in &b.weight_device {
         if let Some(w) = wd.weight.filter(|&w| w != 0) {
             ensure_file(d, weight_device, "blockIO.weightDevice")?;
-            files::write(d, weight_device, &format!("{}:{} {w}", wd.major, wd.minor))?;
+            files::write(d, weight_device, &format!("{}:{} {w}", wd.major, wd.minor))
+                .map_err(|e| files::device_weight_err(e, wd.major, wd.minor))?;
         }
         if let Some(w) = wd.leaf_weight.filter(|&w| w != 0) {
             ensure_file(

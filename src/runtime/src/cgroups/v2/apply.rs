@@ -262,10 +262,12 @@ fn io(d: &Path, b: &BlockIo) -> Result<(), CgroupError> {
                     d,
                     "io.bfq.weight",
                     &format!("{}:{} {w}", wd.major, wd.minor),
-                )?;
+                )
+                .map_err(|e| files::device_weight_err(e, wd.major, wd.minor))?;
             } else {
                 let v = convert::blkio_weight_to_io_weight(w);
-                files::write(d, "io.weight", &format!("{}:{} {v}", wd.major, wd.minor))?;
+                files::write(d, "io.weight", &format!("{}:{} {v}", wd.major, wd.minor))
+                    .map_err(|e| files::device_weight_err(e, wd.major, wd.minor))?;
             }
         }
     }
