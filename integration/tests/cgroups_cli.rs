@@ -389,3 +389,25 @@ fn delete_removes_the_cgroup() {
     c.ok(&["delete", &c.id]);
     assert!(c.cgroup_gone());
 }
+
+#[test]
+fn container_sees_its_own_cgroup_as_root_with_its_limits() {
+    let c = Ctr::new(
+        "cgns",
+        "cat /proc/self/cgroup > /out/self; \
+         cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max > /out/pids 2>/dev/null; \
+         exec sleep 100",
+        json!({"pids": {"limit": 17}}),
+    );
+    c.run_detached();
+    wait_until("output", Duration::from_secs(10), || {
+        !c.out_file("pids").is_empty()
+    });
+    let own = c.out_file("self");
+    for line in own.lines() {
+        // Every hierarchy berth manages is rooted at the container's cgroup.
+        let path = line.splitn(3, ':').nth(2).unwrap_or_default();
+        assert_eq!(path, "/", "{own}");
+    }
+    assert_eq!(c.out_file("pids").trim(), "17");
+}
