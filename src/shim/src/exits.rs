@@ -6,6 +6,7 @@
 //! pid file is read), so unclaimed exits are kept briefly and handed over on registration.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -45,8 +46,23 @@ fn routes() -> &'static Mutex<Routes> {
     })
 }
 
+static DIRECT: AtomicBool = AtomicBool::new(false);
+
+/// For modes where containerd-shim reaps nothing (`-info`): callers wait for their children
+/// themselves.
+pub fn wait_directly() {
+    DIRECT.store(true, Ordering::SeqCst);
+}
+
+pub fn direct() -> bool {
+    DIRECT.load(Ordering::SeqCst)
+}
+
 /// Makes sure the dispatcher runs; call before spawning anything.
 pub fn init() {
+    if direct() {
+        return;
+    }
     let _ = routes();
 }
 

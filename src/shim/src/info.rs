@@ -11,6 +11,7 @@ use crate::options::ShimOptions;
 
 pub fn print(runtime_id: &str) -> anyhow::Result<()> {
     use anyhow::Context;
+    crate::exits::wait_directly();
     let mut input = Vec::new();
     if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         std::io::stdin()

@@ -181,7 +181,9 @@ impl Runtime {
         let pid = child.id() as i32;
         // Register before reading: the exit may be reaped at any time from now on.
         let (tx, rx) = std::sync::mpsc::channel();
-        exits::route(pid, tx);
+        if !exits::direct() {
+            exits::route(pid, tx);
+        }
         if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
             use std::io::Write;
             let _ = stdin.write_all(data);
@@ -193,7 +195,11 @@ impl Runtime {
             }
         }
         drop(cmd);
-        let status = rx.recv().map(|e| e.status).unwrap_or(-1);
+        let status = if exits::direct() {
+            child.wait().ok().and_then(|s| s.code()).unwrap_or(-1)
+        } else {
+            rx.recv().map(|e| e.status).unwrap_or(-1)
+        };
         let mut stderr = Vec::new();
         let mut f = err_file;
         let _ = f
@@ -360,10 +366,16 @@ impl Runtime {
         let mut child = c.spawn().ok()?;
         let pid = child.id() as i32;
         let (tx, rx) = std::sync::mpsc::channel();
-        exits::route(pid, tx);
+        if !exits::direct() {
+            exits::route(pid, tx);
+        }
         let mut s = String::new();
         child.stdout.take()?.read_to_string(&mut s).ok()?;
-        let _ = rx.recv();
+        if exits::direct() {
+            let _ = child.wait();
+        } else {
+            let _ = rx.recv();
+        }
         s.lines().next().map(str::to_string)
     }
 }
