@@ -411,3 +411,51 @@ fn container_sees_its_own_cgroup_as_root_with_its_limits() {
     }
     assert_eq!(c.out_file("pids").trim(), "17");
 }
+
+/// Our own cgroup in a hierarchy ("" = v2), from /proc/self/cgroup.
+fn own_cgroup(ctrl: &str) -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    text.lines()
+        .find_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let _ = it.next();
+            let c = it.next()?;
+            let p = it.next()?;
+            let hit = if ctrl.is_empty() {
+                c.is_empty()
+            } else {
+                c.split(',').any(|x| x == ctrl)
+            };
+            hit.then(|| p.to_string())
+        })
+        .unwrap_or_else(|| "/".into())
+}
+
+#[test]
+fn empty_cgroups_path_defaults_to_the_id_under_our_cgroup() {
+    let c = Ctr::new("dflt", "exec sleep 100", json!({"pids": {"limit": 9}}));
+    let cfg_path = c.bundle.join("config.json");
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    c.run_detached();
+    let dir = if unified() {
+        // runc: under the parent of our own cgroup.
+        let own = own_cgroup("");
+        let parent = own.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        std::path::PathBuf::from(format!("/sys/fs/cgroup{parent}/{}", c.id))
+    } else {
+        let own = own_cgroup("pids");
+        std::path::PathBuf::from(format!(
+            "/sys/fs/cgroup/pids{}/{}",
+            own.trim_end_matches('/'),
+            c.id
+        ))
+    };
+    let max = std::fs::read_to_string(dir.join("pids.max"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    assert_eq!(max.trim(), "9");
+    c.ok(&["delete", "--force", &c.id]);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
