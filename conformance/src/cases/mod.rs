@@ -507,8 +507,26 @@ fn remove_cgroups(prefix: &str) {
     }
     let mut found = Vec::new();
     walk(Path::new("/sys/fs/cgroup"), 0, prefix, false, &mut found);
-    for d in found {
-        let _ = std::fs::remove_dir(d);
+    // Processes still in this case's cgroups are this case's (a runtime's init stuck after a
+    // failed create, say): kill them. A process that was killed may take a moment to leave.
+    for d in &found {
+        for pid in std::fs::read_to_string(d.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+        {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    for _ in 0..20 {
+        reap::reap_all();
+        found.retain(|d| std::fs::remove_dir(d).is_err() && d.exists());
+        if found.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
