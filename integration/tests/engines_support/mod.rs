@@ -398,3 +398,140 @@ pub fn write_script(path: &Path, body: &str) {
     std::fs::write(path, body).expect("writing script");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod script");
 }
+
+/// A dockerd of our own on top of a `Containerd` (data root, exec root and socket in a temp
+/// dir; no iptables rules: published ports go through docker-proxy; its own bridge).
+pub struct Dockerd {
+    pub dir: PathBuf,
+    pub sock: PathBuf,
+    child: Child,
+    bridge: String,
+}
+
+impl Dockerd {
+    /// `runtimes`: extra runtimes for daemon.json (`docker run --runtime=NAME`).
+    pub fn start(containerd: &Containerd, runtimes: &[(&str, &Path)]) -> Dockerd {
+        let dir = PathBuf::from(format!("/tmp/{}", unique("bdkd")));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating dockerd dir");
+        let bridge = format!("bdk{}", std::process::id() % 100000);
+        let _ = Command::new("ip")
+            .args(["link", "del", &bridge])
+            .stderr(Stdio::null())
+            .status();
+        run_ok(Command::new("ip").args(["link", "add", &bridge, "type", "bridge"]));
+        run_ok(Command::new("ip").args(["addr", "add", "10.90.0.1/24", "dev", &bridge]));
+        run_ok(Command::new("ip").args(["link", "set", &bridge, "up"]));
+        let rts: serde_json::Map<String, serde_json::Value> = runtimes
+            .iter()
+            .map(|(n, p)| (n.to_string(), serde_json::json!({ "path": p })))
+            .collect();
+        let cfg = serde_json::json!({
+            "storage-driver": "overlay2",
+            "iptables": false,
+            "ip-forward": false,
+            "bridge": bridge,
+            "runtimes": rts,
+            "exec-opts": ["native.cgroupdriver=cgroupfs"],
+        });
+        std::fs::write(dir.join("daemon.json"), cfg.to_string()).expect("writing daemon.json");
+        let sock = dir.join("d.sock");
+        let log = File::create(dir.join("dockerd.log")).expect("dockerd log");
+        let child = Command::new("dockerd")
+            .arg("--config-file")
+            .arg(dir.join("daemon.json"))
+            .arg("--containerd")
+            .arg(&containerd.sock)
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("starting dockerd");
+        let d = Dockerd {
+            dir,
+            sock,
+            child,
+            bridge,
+        };
+        wait_until("dockerd to answer", Duration::from_secs(30), || {
+            d.sock.exists() && d.docker_raw(&["version"]).status.success()
+        });
+        d
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("/usr/bin/docker");
+        c.arg("-H").arg(format!("unix://{}", self.sock.display()));
+        c
+    }
+
+    pub fn docker_raw(&self, args: &[&str]) -> Output {
+        run(self.cmd().args(args))
+    }
+
+    pub fn docker(&self, args: &[&str]) -> String {
+        run_ok(self.cmd().args(args))
+    }
+
+    pub fn load_busybox(&self) {
+        let img = images();
+        self.docker(&[
+            "load",
+            "-i",
+            &img.join("busybox-docker.tar").to_string_lossy(),
+        ]);
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let ids = String::from_utf8_lossy(&self.docker_raw(&["ps", "-aq"]).stdout).to_string();
+        for id in ids.lines().filter(|l| !l.is_empty()) {
+            let _ = self.docker_raw(&["rm", "-f", id]);
+        }
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let prefix = self.dir.to_string_lossy().to_string();
+        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            if let Ok(c) = std::ffi::CString::new(m) {
+                // SAFETY: valid NUL-terminated path.
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
+        if std::env::var_os("BERTH_TEST_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

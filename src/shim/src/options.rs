@@ -23,6 +23,9 @@ pub struct ShimOptions {
     pub systemd_cgroup: bool,
     pub no_pivot_root: bool,
     pub no_new_keyring: bool,
+    /// Cgroup the shim itself joins (runc option `ShimCgroup`).
+    #[serde(default)]
+    pub shim_cgroup: String,
 }
 
 impl ShimOptions {
@@ -42,6 +45,7 @@ impl ShimOptions {
                         systemd_cgroup: r.systemd_cgroup,
                         no_pivot_root: r.no_pivot_root,
                         no_new_keyring: r.no_new_keyring,
+                        shim_cgroup: r.shim_cgroup,
                     };
                 }
                 "runtimeoptions.v1.Options" => {
@@ -67,7 +71,7 @@ impl ShimOptions {
     }
 
     /// A config file of `Key = value` lines (a TOML subset): BinaryName, Root, SystemdCgroup,
-    /// NoPivotRoot, NoNewKeyring.
+    /// NoPivotRoot, NoNewKeyring, ShimCgroup.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("reading runtime config {}", path.display()), e))?;
@@ -92,6 +96,7 @@ impl ShimOptions {
                 "SystemdCgroup" => o.systemd_cgroup = b,
                 "NoPivotRoot" => o.no_pivot_root = b,
                 "NoNewKeyring" => o.no_new_keyring = b,
+                "ShimCgroup" => o.shim_cgroup = v,
                 other => {
                     return Err(Error::InvalidArgument(format!(
                         "{}:{}: unknown key {other}",

@@ -10,6 +10,7 @@ use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::util::write_address;
 use containerd_shim::{spawn, Config, Error as ShimError, ExitSignal, Flags, Shim, StartOpts};
 
+use crate::error::{Error, Result};
 use crate::mount;
 use crate::options::ShimOptions;
 use crate::process::timestamp;
@@ -50,10 +51,7 @@ impl Shim for BerthShim {
             .unwrap_or_else(|| opts.id.clone());
         let (pid, address) = spawn(opts, &grouping, Vec::new())?;
         if pid != 0 {
-            // shim_cgroup from the options on stdin, and an OOM score just above containerd's
-            if let Err(e) = containerd_shim::cgroup::set_cgroup_and_oom_score(pid) {
-                eprintln!("containerd-shim-berth-v2: adjusting shim cgroup/oom score: {e}");
-            }
+            place_shim(pid as i32).map_err(|e| ShimError::Other(e.to_string()))?;
         }
         write_address(&address)?;
         Ok(address)
@@ -89,4 +87,62 @@ impl Shim for BerthShim {
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
         Service::new(&self.namespace, publisher, self.exit.clone())
     }
+}
+
+/// Puts the new shim into the `ShimCgroup` of the runtime options containerd wrote on our
+/// stdin, and gives it an OOM score just above containerd's (the shim should die first).
+fn place_shim(pid: i32) -> Result<()> {
+    use containerd_shim::protos::protobuf::well_known_types::any::Any;
+    use containerd_shim::protos::protobuf::Message;
+    use std::io::Read;
+    let mut input = Vec::new();
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .map_err(|e| Error::io("reading runtime options", e))?;
+    }
+    if !input.is_empty() {
+        let any = Any::parse_from_bytes(&input)
+            .map_err(|e| Error::InvalidArgument(format!("decoding runtime options: {e}")))?;
+        let opts = ShimOptions::from_any(Some(&any))?;
+        if !opts.shim_cgroup.is_empty() {
+            join_cgroup(pid, &opts.shim_cgroup)?;
+        }
+    }
+    let parent = std::fs::read_to_string(format!(
+        "/proc/{}/oom_score_adj",
+        std::os::unix::process::parent_id()
+    ))
+    .ok()
+    .and_then(|s| s.trim().parse::<i32>().ok())
+    .unwrap_or(0);
+    // raising the score needs no privilege; failure only costs the OOM preference
+    let _ = std::fs::write(
+        format!("/proc/{pid}/oom_score_adj"),
+        (parent + 1).min(1000).to_string(),
+    );
+    Ok(())
+}
+
+/// Adds `pid` to cgroup `path` (relative to each hierarchy root) in every hierarchy that has it.
+fn join_cgroup(pid: i32, path: &str) -> Result<()> {
+    let rel = path.trim_start_matches('/');
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let mut dirs = vec![root.join(rel)];
+    if let Ok(rd) = std::fs::read_dir(root) {
+        dirs.extend(rd.flatten().map(|e| e.path().join(rel)));
+    }
+    let mut joined = 0;
+    for d in dirs {
+        let procs = d.join("cgroup.procs");
+        if procs.exists() {
+            std::fs::write(&procs, pid.to_string())
+                .map_err(|e| Error::io(format!("writing {}", procs.display()), e))?;
+            joined += 1;
+        }
+    }
+    if joined == 0 {
+        return Err(Error::NotFound(format!("shim cgroup {path}")));
+    }
+    Ok(())
 }
