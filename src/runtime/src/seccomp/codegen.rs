@@ -114,9 +114,12 @@ fn section(asm: &mut Asm, plan: &Plan, arch: Arch, rules: &ArchRules) {
                 }
             }
         }
-        let group: Vec<&Rule> =
-            ordered(entries[i..j].iter().map(|(_, r)| &plan.rules[*r as usize]));
+        let group: Vec<&Rule> = ordered(
+            entries[i..j].iter().map(|(_, r)| &plan.rules[*r as usize]),
+            default,
+        );
         let outcome = match group.as_slice() {
+            [] => Outcome::Ret(default),
             [only] if only.cmps.is_empty() => Outcome::Ret(only.action.ret()),
             _ => {
                 bodies.push(group);
@@ -194,12 +197,17 @@ fn search(
 }
 
 /// Conditional rules keep profile order and are tried first; the first unconditional rule
-/// is the fallback; later unconditional rules can never match.
-fn ordered<'a>(rules: impl Iterator<Item = &'a Rule> + Clone) -> Vec<&'a Rule> {
+/// is the fallback (else the default action); later unconditional rules can never match.
+/// Trailing conditional rules that end in the fallback's action anyway are dropped: docker's
+/// profile allows socketcall outright, so its mirrored socket rules cost nothing.
+fn ordered<'a>(rules: impl Iterator<Item = &'a Rule> + Clone, default: u32) -> Vec<&'a Rule> {
     let mut out: Vec<&Rule> = rules.clone().filter(|r| !r.cmps.is_empty()).collect();
-    if let Some(u) = rules.into_iter().find(|r| r.cmps.is_empty()) {
-        out.push(u);
+    let fallback = rules.into_iter().find(|r| r.cmps.is_empty());
+    let fallback_ret = fallback.map_or(default, |u| u.action.ret());
+    while out.last().is_some_and(|r| r.action.ret() == fallback_ret) {
+        out.pop();
     }
+    out.extend(fallback);
     out
 }
 
