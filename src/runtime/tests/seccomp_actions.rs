@@ -406,3 +406,20 @@ fn x86_compat_syscalls_are_filtered_with_their_own_numbers() {
         "{st:?}"
     );
 }
+
+#[test]
+fn trace_rule_without_a_tracer_fails_with_enosys() {
+    if not_root() {
+        return;
+    }
+    // SECCOMP_RET_TRACE with no ptrace tracer attached: the kernel skips the syscall and
+    // returns ENOSYS.
+    let f = compile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_TRACE", "errnoRet": 5}]
+    }));
+    let st = with_filter(&f, || {
+        (sys(libc::SYS_getppid, [0; 6]) != Err(libc::ENOSYS)) as i32
+    });
+    assert_eq!(exited(st), Some(0), "{st:?}");
+}
