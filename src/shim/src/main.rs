@@ -5,6 +5,7 @@ mod cgroups;
 mod error;
 mod exits;
 mod info;
+mod metrics_v2;
 mod mount;
 mod oom;
 mod options;

@@ -715,13 +715,19 @@ impl Service {
                 None => cgroups::of_pid(c.init.pid)?,
             }
         };
-        let m = cg.metrics_v1()?;
-        let value = m
-            .write_to_bytes()
-            .map_err(|e| Error::Runtime(format!("encoding metrics: {e}")))?;
+        let (type_url, value) = match cg.unified() {
+            Some(dir) => (crate::metrics_v2::TYPE_URL, crate::metrics_v2::collect(dir)),
+            None => {
+                let m = cg.metrics_v1()?;
+                let v = m
+                    .write_to_bytes()
+                    .map_err(|e| Error::Runtime(format!("encoding metrics: {e}")))?;
+                ("io.containerd.cgroups.v1.Metrics", v)
+            }
+        };
         Ok(StatsResponse {
             stats: Some(Any {
-                type_url: "io.containerd.cgroups.v1.Metrics".into(),
+                type_url: type_url.into(),
                 value,
                 ..Default::default()
             })
