@@ -459,3 +459,34 @@ fn empty_cgroups_path_defaults_to_the_id_under_our_cgroup() {
     c.ok(&["delete", "--force", &c.id]);
     assert!(!dir.exists(), "{} left behind", dir.display());
 }
+
+#[test]
+fn device_nodes_need_a_cgroup_rule_as_with_runc() {
+    let script =
+        "echo x > /dev/kmsg && echo write-ok > /out/r || echo denied > /out/r; exec sleep 100";
+    let add_node = |c: &Ctr| {
+        let p = c.bundle.join("config.json");
+        let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        cfg["linux"]["devices"] =
+            json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]);
+        std::fs::write(&p, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    };
+    let denied = Ctr::new("devnode", script, json!({}));
+    add_node(&denied);
+    denied.run_detached();
+    let allowed = Ctr::new(
+        "devnodeok",
+        script,
+        json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw"}
+        ]}),
+    );
+    add_node(&allowed);
+    allowed.run_detached();
+    wait_until("results", Duration::from_secs(10), || {
+        !denied.out_file("r").is_empty() && !allowed.out_file("r").is_empty()
+    });
+    assert_eq!(denied.out_file("r").trim(), "denied");
+    assert_eq!(allowed.out_file("r").trim(), "write-ok");
+}

@@ -289,7 +289,7 @@ mod tests {
                 access: Some("w".into()),
             },
         ];
-        let rules = container_rules(&spec, &[]).unwrap();
+        let rules = container_rules(&spec).unwrap();
         let prog = device_filter(&rules);
         for (t, tc) in [(DEV_BLOCK as u32, 'b'), (DEV_CHAR as u32, 'c')] {
             for major in [0, 1, 4, 5, 7, 10, 136] {

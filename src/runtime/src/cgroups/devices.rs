@@ -2,7 +2,7 @@
 //! The v2 eBPF program that enforces the same rules is in `bpf`.
 
 use super::CgroupError;
-use crate::spec::{Device, DeviceCgroup};
+use crate::spec::DeviceCgroup;
 
 /// A validated rule. `None` major/minor is the wildcard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,30 +131,13 @@ pub(crate) const DEFAULT_ALLOWED: [Rule; 10] = [
 ];
 const TUN: Rule = allow('c', Some(10), Some(200), ACC_ALL);
 
-/// The full rule list for a container, as runc builds it: the spec's rules, then the default
-/// allow-list, then an "rwm" allow rule for each device node in `linux.devices`.
-pub(crate) fn container_rules(
-    spec_rules: &[DeviceCgroup],
-    nodes: &[Device],
-) -> Result<Vec<Rule>, CgroupError> {
+/// The full rule list for a container, as runc 1.1 builds it: the spec's rules, then the
+/// default allow-list. Nodes of `linux.devices` get no rule of their own (runc neither): access
+/// to them is what `linux.resources.devices` says.
+pub(crate) fn container_rules(spec_rules: &[DeviceCgroup]) -> Result<Vec<Rule>, CgroupError> {
     let mut rules = parse_rules(spec_rules)?;
     rules.extend_from_slice(&DEFAULT_ALLOWED);
     rules.push(TUN);
-    for (i, d) in nodes.iter().enumerate() {
-        let typ = match d.typ.as_str() {
-            "c" | "u" => 'c',
-            "b" => 'b',
-            // FIFOs are not subject to the device cgroup.
-            "p" => continue,
-            t => {
-                return Err(CgroupError::Invalid(format!(
-                    "linux.devices[{i}]: invalid device type {t:?}"
-                )))
-            }
-        };
-        let num = |n: i64| u32::try_from(n).ok();
-        rules.push(allow(typ, num(d.major), num(d.minor), ACC_ALL));
-    }
     Ok(rules)
 }
 
@@ -227,7 +210,7 @@ mod tests {
 
     #[test]
     fn last_matching_rule_decides_each_access() {
-        let rules = container_rules(&[rule(false, "a", None, None, "rwm")], &[]).unwrap();
+        let rules = container_rules(&[rule(false, "a", None, None, "rwm")]).unwrap();
         assert!(permits(&rules, 'c', 1, 3, ACC_READ | ACC_WRITE));
         assert!(permits(&rules, 'c', 1, 1, ACC_MKNOD));
         assert!(!permits(&rules, 'c', 1, 1, ACC_READ));

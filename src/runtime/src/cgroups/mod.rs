@@ -23,7 +23,7 @@ pub use stats::{
     Throttling,
 };
 
-use crate::spec::{Device, Resources};
+use crate::spec::Resources;
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -134,23 +134,14 @@ impl Manager {
     /// Checks `resources` against the host without creating anything.
     pub fn validate(&self, resources: &Resources) -> Result<(), CgroupError> {
         validation::check(resources)?;
-        devices::container_rules(&resources.devices, &[])?;
+        devices::container_rules(&resources.devices)?;
         Ok(())
     }
 
     /// Creates the cgroup and applies `resources` (device rules: the spec's, then runc's
     /// default allow-list), before any container process runs. On failure nothing is left.
     pub fn create(&self, resources: Option<&Resources>) -> Result<(), CgroupError> {
-        self.create_with_devices(resources, &[])
-    }
-
-    /// `create`, also allowing the device nodes of `linux.devices` as runc does.
-    pub fn create_with_devices(
-        &self,
-        resources: Option<&Resources>,
-        devices: &[Device],
-    ) -> Result<(), CgroupError> {
-        dispatch!(self, m => m.create(resources, devices))
+        dispatch!(self, m => m.create(resources))
     }
 
     /// Moves `pid` into the cgroup (every hierarchy on v1).

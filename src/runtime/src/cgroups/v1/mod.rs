@@ -7,7 +7,7 @@ mod stats;
 
 use super::files;
 use super::{mounts, paths, CgroupError, Stats};
-use crate::spec::{Device, Resources};
+use crate::spec::Resources;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -138,11 +138,11 @@ impl V1 {
         })
     }
 
-    pub fn create(&self, r: Option<&Resources>, nodes: &[Device]) -> Result<(), CgroupError> {
+    pub fn create(&self, r: Option<&Resources>) -> Result<(), CgroupError> {
         let empty = Resources::default();
         let r = r.unwrap_or(&empty);
         apply::check(self, r)?;
-        let rules = super::devices::container_rules(&r.devices, nodes)?;
+        let rules = super::devices::container_rules(&r.devices)?;
         // Without the devices controller the container could open any device node: fatal,
         // as in runc.
         let devices = self.need("devices", "device rules")?;

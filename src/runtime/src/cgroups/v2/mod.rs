@@ -7,7 +7,7 @@ pub(crate) use stats::hugetlb_stats;
 
 use super::files::{self, io_err};
 use super::{bpf, devices, mounts, paths, CgroupError, Stats};
-use crate::spec::{Device, Resources};
+use crate::spec::Resources;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,11 +44,11 @@ impl V2 {
         &self.dir
     }
 
-    pub fn create(&self, r: Option<&Resources>, nodes: &[Device]) -> Result<(), CgroupError> {
+    pub fn create(&self, r: Option<&Resources>) -> Result<(), CgroupError> {
         let empty = Resources::default();
         let r = r.unwrap_or(&empty);
         apply::check(r)?;
-        let rules = devices::container_rules(&r.devices, nodes)?;
+        let rules = devices::container_rules(&r.devices)?;
         let mut created = Vec::new();
         let res = self.make_dirs(&mut created).and_then(|()| {
             bpf::apply(&self.dir, &rules)?;
