@@ -4,14 +4,19 @@
 #   RUNTIME is a path (/usr/sbin/runc) or NAME=PATH (berth=target/debug/berth).
 # Environment: CONFORMANCE_CGROUP_FIX=1 moves hugetlb to cgroup v1 first (crun needs it on a
 # hybrid host; the change persists). CONFORMANCE_ARGS adds arguments (e.g. "--filter hooks").
+# CONFORMANCE_BIN uses a prebuilt berth-conformance instead of building it.
 # Each runtime's full output is kept in $OUT (default: a temp dir, printed at the end).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 1 ] || { echo "usage: hack/conformance.sh RUNTIME... (path or NAME=PATH)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "conformance.sh: must run as root" >&2; exit 2; }
 cd "$here/.."
-cargo build --quiet -p berth-conformance
-bin=${CARGO_TARGET_DIR:-$here/../target}/debug/berth-conformance
+if [ -n "${CONFORMANCE_BIN:-}" ]; then
+  bin=$CONFORMANCE_BIN          # a prebuilt driver (the cargo test passes its own)
+else
+  cargo build --quiet -p berth-conformance
+  bin=${CARGO_TARGET_DIR:-$here/../target}/debug/berth-conformance
+fi
 out=${OUT:-$(mktemp -d /tmp/conformance-table.XXXXXX)}
 mkdir -p "$out"
 

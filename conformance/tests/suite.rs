@@ -112,3 +112,86 @@ fn self_test_catches_every_sabotage() {
         "only {passed} sabotages were exercised:\n{text}"
     );
 }
+
+#[test]
+fn comparison_table_has_a_row_per_case_and_totals() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hack/conformance.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(format!("first={}", runtime().display()))
+        .arg(format!("second={}", runtime().display()))
+        .env("CONFORMANCE_BIN", env!("CARGO_BIN_EXE_berth-conformance"))
+        .env("CONFORMANCE_ARGS", "--filter runtime.state")
+        .output()
+        .expect("running hack/conformance.sh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "conformance.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("| case | first | second |"),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("| runtime.state.created | pass | pass |")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("| **total** |") && l.contains(" passed, ")),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_runtime_is_a_one_line_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_berth-conformance"))
+        .env_remove("CONFORMANCE_RUNTIME")
+        .output()
+        .expect("running berth-conformance");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.trim(),
+        "berth-conformance: no runtime given: pass --runtime PATH (or set CONFORMANCE_RUNTIME)"
+    );
+}
+
+#[test]
+fn nonexistent_runtime_is_a_one_line_error_naming_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_berth-conformance"))
+        .args(["--runtime", "/nonexistent/runtime"])
+        .output()
+        .expect("running berth-conformance");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("/nonexistent/runtime") && err.contains("No such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn table_script_rejects_a_runtime_that_is_not_executable() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hack/conformance.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("/nonexistent/runtime")
+        .env("CONFORMANCE_BIN", env!("CARGO_BIN_EXE_berth-conformance"))
+        .output()
+        .expect("running hack/conformance.sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent/runtime is not an executable runtime"),
+        "{err}"
+    );
+}
