@@ -76,9 +76,9 @@ for rt in berth runc; do
   name=containerd-shim-$rt-v2
   echo "| $name | $((rss/n)) | $((pss/n)) | $((uss/n)) | $((thr/n)) |"
 done
-for t in $(ctr tasks ls -q); do ctr tasks kill -s SIGKILL "$t" >/dev/null; done
+for t in $(ctr tasks ls -q); do ctr tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done
 sleep 1
-for t in $(ctr tasks ls -q); do ctr tasks delete "$t" >/dev/null; done
+for t in $(ctr tasks ls -q); do ctr tasks delete "$t" >/dev/null 2>&1; done
 for c in $(ctr containers ls -q); do ctr containers delete "$c" >/dev/null; done
 
 echo
