@@ -12,7 +12,7 @@ use crate::format::{escape_html, tabwrite, Template};
 use crate::units::{human_size, human_size_prec, since};
 use crate::{
     DfArgs, Exit, HistoryArgs, ImageInspectArgs, ImagesArgs, InspectArgs, PruneArgs, RmiArgs,
-    TagArgs,
+    SearchArgs, TagArgs,
 };
 
 fn daemon(msg: impl Into<String>) -> anyhow::Error {
@@ -498,4 +498,49 @@ mod tests {
         assert!(glob("*/*", "a/b"));
         assert!(glob("b?sybox:[a-z]*", "busybox:latest"));
     }
+}
+
+pub fn search(engine: &Engine, a: SearchArgs) -> Result<()> {
+    let mut stars = 0u64;
+    let mut official: Option<bool> = None;
+    let mut automated: Option<bool> = None;
+    for (k, v) in parse_filters(&a.filter)? {
+        let flag = || match v.to_lowercase().as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(daemon(format!("invalid filter '{k}={v}'"))),
+        };
+        match k.as_str() {
+            "stars" => {
+                stars = v
+                    .parse()
+                    .map_err(|_| daemon(format!("invalid filter 'stars={v}'")))?
+            }
+            "is-official" => official = Some(flag()?),
+            "is-automated" => automated = Some(flag()?),
+            _ => return Err(daemon(format!("invalid filter '{k}'"))),
+        }
+    }
+    let results = engine.search(&a.term, a.limit)?;
+    let values: Vec<Value> = results
+        .iter()
+        .filter(|r| r.star_count >= stars)
+        .filter(|r| official.is_none_or(|o| o == r.is_official))
+        .filter(|r| automated.is_none_or(|o| o == r.is_automated))
+        .map(|r| {
+            let desc = r.description.replace('\n', " ");
+            json!({
+                "Name": r.name,
+                "Description": if a.no_trunc { desc } else { ellipsis(&desc, 45) },
+                "StarCount": r.star_count.to_string(),
+                "IsOfficial": if r.is_official { "[OK]" } else { "" },
+                "IsAutomated": if r.is_automated { "[OK]" } else { "" },
+            })
+        })
+        .collect();
+    let default =
+        "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}";
+    let tmpl = Template::parse(a.format.as_deref().unwrap_or(default)).map_err(|e| anyhow!(e))?;
+    let headers = json!({"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS", "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"});
+    print_rows(&tmpl, &headers, &values)
 }

@@ -60,6 +60,8 @@ enum Command {
     Load(LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Search a registry for images
+    Search(SearchArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -260,6 +262,23 @@ pub struct DfArgs {
 }
 
 #[derive(Args)]
+pub struct SearchArgs {
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    /// Pretty-print search using a Go template
+    #[arg(long)]
+    format: Option<String>,
+    /// Max number of search results
+    #[arg(long, default_value_t = 25)]
+    limit: usize,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    term: String,
+}
+
+#[derive(Args)]
 pub struct LoginArgs {
     /// Username
     #[arg(short, long)]
@@ -345,6 +364,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) | Command::Image(ImageCmd::Import(a)) => cmd_archive::import(&engine, a),
         Command::Pull(a) | Command::Image(ImageCmd::Pull(a)) => cmd_registry::pull(&engine, a),
         Command::Push(a) | Command::Image(ImageCmd::Push(a)) => cmd_registry::push(&engine, a),
+        Command::Search(a) => cmd_images::search(&engine, a),
         Command::Login(a) => cmd_registry::login(&engine, a),
         Command::Logout(a) => cmd_registry::logout(&engine, a),
     }

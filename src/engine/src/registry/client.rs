@@ -227,6 +227,11 @@ impl Client {
         Client::connect_base(engine, host, &ep, repo, scopes, None)
     }
 
+    /// Connects to a registry's index endpoint (`search`), with `host`'s credentials.
+    pub fn connect_index(engine: &Engine, host: &str, endpoint: &str) -> Result<Client> {
+        Client::connect_base(engine, host, endpoint, "", Vec::new(), None)
+    }
+
     /// Like `connect` but against a mirror URL (`https://mirror.example.com`).
     pub fn connect_mirror(
         engine: &Engine,
@@ -255,6 +260,7 @@ impl Client {
             None if insecure => vec!["https".into(), "http".into()],
             None => vec!["https".into()],
         };
+        let fallback = candidates.len() > 1;
         let mut last_err = None;
         for scheme in candidates {
             let verify = !insecure;
@@ -272,7 +278,10 @@ impl Client {
                 scopes: scopes.clone(),
                 auth: Mutex::new(AuthState::default()),
             };
-            match c.ping() {
+            // A plain-HTTP server may never answer a TLS hello: bound the HTTPS probe when
+            // HTTP is the fallback, so it costs seconds at worst instead of the read timeout.
+            let probe = (fallback && scheme == "https").then(|| Duration::from_secs(5));
+            match c.ping(probe) {
                 Ok(()) => return Ok(c),
                 Err(e) => last_err = Some(e),
             }
@@ -281,9 +290,13 @@ impl Client {
     }
 
     /// GET /v2/: records the auth challenge. Transport errors fail; HTTP statuses do not.
-    fn ping(&self) -> Result<()> {
+    fn ping(&self, timeout: Option<Duration>) -> Result<()> {
         let url = format!("{}/v2/", self.base);
-        match self.agent.get(&url).call() {
+        let mut req = self.agent.get(&url);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        match req.call() {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(401, r)) => {
                 let ch = r.header("www-authenticate").and_then(auth::parse_challenge);

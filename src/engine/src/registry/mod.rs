@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod pull;
 pub mod push;
+pub mod search;
 
 use std::io::Read;
 
