@@ -487,19 +487,6 @@ pub fn df(engine: &Engine, a: DfArgs) -> Result<()> {
     print_rows(&tmpl, &headers, &rows)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_follows_path_match() {
-        assert!(glob("busy*", "busybox"));
-        assert!(!glob("*", "a/b"));
-        assert!(glob("*/*", "a/b"));
-        assert!(glob("b?sybox:[a-z]*", "busybox:latest"));
-    }
-}
-
 pub fn search(engine: &Engine, a: SearchArgs) -> Result<()> {
     let mut stars = 0u64;
     let mut official: Option<bool> = None;
@@ -543,4 +530,17 @@ pub fn search(engine: &Engine, a: SearchArgs) -> Result<()> {
     let tmpl = Template::parse(a.format.as_deref().unwrap_or(default)).map_err(|e| anyhow!(e))?;
     let headers = json!({"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS", "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"});
     print_rows(&tmpl, &headers, &values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_follows_path_match() {
+        assert!(glob("busy*", "busybox"));
+        assert!(!glob("*", "a/b"));
+        assert!(glob("*/*", "a/b"));
+        assert!(glob("b?sybox:[a-z]*", "busybox:latest"));
+    }
 }

@@ -48,6 +48,7 @@ fn read_config(dir: &Path) -> Result<Value> {
 /// Username and password stored for `host`, if any.
 pub fn lookup(dir: &Path, host: &str) -> Result<Option<(String, String)>> {
     let cfg = read_config(dir)?;
+    refuse_helpers(&cfg, dir, host)?;
     let Some(auths) = cfg.get("auths").and_then(|a| a.as_object()) else {
         return Ok(None);
     };
@@ -79,6 +80,27 @@ pub fn lookup(dir: &Path, host: &str) -> Result<Option<(String, String)>> {
     Ok(None)
 }
 
+/// Credential helpers would hold the real credentials; using `auths` instead would silently
+/// authenticate wrongly, so say so.
+fn refuse_helpers(cfg: &Value, dir: &Path, host: &str) -> Result<()> {
+    let helper = cfg
+        .get("credsStore")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .is_some()
+        || cfg
+            .get("credHelpers")
+            .and_then(|h| h.get(auth_key(host)))
+            .is_some();
+    if helper {
+        return Err(Error::Config(format!(
+            "credential helpers (credsStore/credHelpers in {}) are not supported yet",
+            config_path(dir).display()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes the file atomically with mode 0600, as docker does.
 fn write_config(dir: &Path, cfg: &Value) -> Result<()> {
     use std::io::Write;
@@ -107,6 +129,7 @@ fn write_config(dir: &Path, cfg: &Value) -> Result<()> {
 
 pub fn store(dir: &Path, host: &str, user: &str, pass: &str) -> Result<PathBuf> {
     let mut cfg = read_config(dir)?;
+    refuse_helpers(&cfg, dir, host)?;
     if !cfg.is_object() {
         cfg = json!({});
     }
