@@ -3,6 +3,7 @@
 
 mod cgroups;
 mod error;
+mod events;
 mod exits;
 mod info;
 mod metrics_v2;

@@ -24,16 +24,17 @@ use containerd_shim::protos::events::task::{
     TaskResumed, TaskStart,
 };
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
-use containerd_shim::protos::protobuf::{Message, MessageDyn};
+use containerd_shim::protos::protobuf::Message;
 use containerd_shim::protos::shim::oci::ProcessDetails;
 use containerd_shim::protos::topics;
 use containerd_shim::protos::ttrpc::{self, TtrpcContext};
 use containerd_shim::protos::types::task::ProcessInfo;
 use containerd_shim::publisher::RemotePublisher;
-use containerd_shim::{Context, ExitSignal, Task};
+use containerd_shim::{ExitSignal, Task};
 
 use crate::cgroups::{self, Cgroups};
 use crate::error::{Error, IoContext, Result};
+use crate::events::Events;
 use crate::exits::{self, Exit};
 use crate::mount::{self, RootfsMount};
 use crate::options::ShimOptions;
@@ -43,8 +44,6 @@ use crate::stdio::{self, StdioPaths};
 
 /// How long an exit waits for the process's output to drain before it is reported.
 const IO_DRAIN: Duration = Duration::from_secs(2);
-
-type Event = (&'static str, Box<dyn MessageDyn>);
 
 struct Container {
     id: String,
@@ -88,27 +87,23 @@ struct State {
 pub struct Service {
     ns: String,
     state: Arc<Mutex<State>>,
-    events: Sender<Event>,
+    events: Events,
     exits: Sender<Exit>,
     exit_signal: Arc<ExitSignal>,
 }
 
 impl Service {
     pub fn new(ns: &str, publisher: RemotePublisher, exit_signal: Arc<ExitSignal>) -> Self {
-        let (events, ev_rx) = mpsc::channel::<Event>();
+        // our own publisher (see events.rs); the library's connection is closed
+        drop(publisher);
         let (exits, exit_rx) = mpsc::channel::<Exit>();
         let svc = Service {
             ns: ns.to_string(),
             state: Arc::default(),
-            events,
+            events: Events::start(ns),
             exits,
             exit_signal,
         };
-        let ns2 = svc.ns.clone();
-        let _ = std::thread::Builder::new()
-            .name("events".into())
-            .stack_size(256 * 1024)
-            .spawn(move || forward_events(publisher, &ns2, ev_rx));
         let s2 = svc.clone();
         let _ = std::thread::Builder::new()
             .name("exit-handler".into())
@@ -122,8 +117,8 @@ impl Service {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn publish(&self, topic: &'static str, ev: impl MessageDyn + 'static) {
-        let _ = self.events.send((topic, Box::new(ev)));
+    fn publish(&self, topic: &'static str, ev: impl Message) {
+        self.events.publish(topic, &ev);
     }
 
     fn handle_exits(&self, rx: Receiver<Exit>) {
@@ -306,7 +301,7 @@ impl Service {
                     container_id: cid.clone(),
                     ..Default::default()
                 };
-                let _ = events.send((topics::TASK_OOM_EVENT_TOPIC, Box::new(ev)));
+                events.publish(topics::TASK_OOM_EVENT_TOPIC, &ev);
             }) {
                 log::warn!("no oom events for {id}: {e}");
             }
@@ -769,14 +764,6 @@ fn read_pid(path: &Path) -> Result<i32> {
     s.trim()
         .parse()
         .map_err(|_| Error::Runtime(format!("pid file {} holds no pid", path.display())))
-}
-
-fn forward_events(publisher: RemotePublisher, ns: &str, rx: Receiver<Event>) {
-    for (topic, ev) in rx {
-        if let Err(e) = publisher.publish(Context::default(), topic, ns, ev) {
-            log::warn!("publishing {topic}: {e}");
-        }
-    }
 }
 
 type TResult<T> = ttrpc::Result<T>;
