@@ -90,6 +90,9 @@ pub fn expected(case: &str) -> &'static str {
         c if c.starts_with("linux.rootfs-propagation.") => "rootfsPropagation",
         "linux.masked-paths" => "maskedPaths",
         "linux.personality" => "personality",
+        "linux.namespaces.time" => "time",
+        "config.process.io-priority" => "ioPriority",
+        "config.process.scheduler" => "scheduler",
         "linux.readonly-paths" => "readonlyPaths",
         _ => "",
     }

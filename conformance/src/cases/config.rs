@@ -167,6 +167,14 @@ fn umask(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
     cfg["process"]["user"]["umask"] = json!(0o027);
 }
 
+fn io_priority(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
+    cfg["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+}
+
+fn scheduler(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
+    cfg["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+}
+
 fn rlimits(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
     cfg["process"]["rlimits"] = json!([
         {"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1000},
@@ -342,6 +350,8 @@ pub fn cases() -> Vec<Case> {
         ck("config.process.env", "config.md#process: env with environ semantics", env, jq(".process.env |= map(select(startswith(\"WITH_EQ=\") | not))")),
         ck("config.process.user", "config.md#posix-platform-user: uid, gid, additionalGids", user, jq(".process.user.uid = 0")),
         ck("config.process.user-umask", "config.md#posix-platform-user: umask (spec 1.1)", umask, jq(".process.user.umask = 18")),
+        ck("config.process.io-priority", "config.md#linux-process: ioPriority class and priority (spec 1.1)", io_priority, jq("del(.process.ioPriority)")),
+        ck("config.process.scheduler", "config.md#linux-process: scheduler policy and nice (spec 1.1)", scheduler, jq("del(.process.scheduler)")),
         ck("config.process.rlimits", "config.md#posix-process: getrlimit on each type MUST succeed, rlim_cur/rlim_max MUST match", rlimits, jq("del(.process.rlimits[1])")),
         rj("config.process.rlimits-invalid-rejected", "config.md#posix-process: values that cannot be mapped MUST generate an error", rlimits_invalid, jq(".process.rlimits = []")),
         rj("config.process.rlimits-duplicate-rejected", "config.md#posix-process: duplicated types MUST generate an error", rlimits_duplicate, jq(".process.rlimits |= .[:1]")),

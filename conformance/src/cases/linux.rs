@@ -362,6 +362,15 @@ fn prop_unbindable(ctx: &mut Ctx) -> Outcome {
     propagation(ctx, "unbindable")
 }
 
+fn time_ns(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
+    namespaces(cfg).push(json!({"type": "time"}));
+    cfg["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400, "nanosecs": 0}, "boottime": {"secs": -60, "nanosecs": 500}});
+}
+
+fn need_time_ns(_: &Host) -> Option<String> {
+    (!Path::new("/proc/self/ns/time").exists()).then(|| "kernel has no time namespaces".into())
+}
+
 fn personality(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
     cfg["linux"]["personality"] = json!({"domain": "LINUX32"});
 }
@@ -450,6 +459,7 @@ pub fn cases() -> Vec<Case> {
         sc("linux.rootfs-propagation.shared", "config-linux.md#rootfs-mount-propagation: shared", prop_shared, jq(".linux.rootfsPropagation = \"private\"")),
         sc("linux.rootfs-propagation.unbindable", "config-linux.md#rootfs-mount-propagation: unbindable", prop_unbindable, jq(".linux.rootfsPropagation = \"private\"")),
         ck("linux.personality", "config-linux.md#personality: execution domain (spec 1.1)", always, personality, jq("del(.linux.personality)")),
+        ck("linux.namespaces.time", "config-linux.md#namespaces: time namespace; #offset-for-time-namespace: timeOffsets (spec 1.1)", need_time_ns, time_ns, jq(".linux.namespaces |= map(select(.type != \"time\")) | del(.linux.timeOffsets)")),
         ck("linux.masked-paths", "config-linux.md#masked-paths: masked so that they cannot be read", always, masked, jq("del(.linux.maskedPaths)")),
         ck("linux.readonly-paths", "config-linux.md#readonly-paths: read-only inside the container", always, readonly, jq("del(.linux.readonlyPaths)")),
         rj("linux.mount-label-invalid-rejected", "config-linux.md#mount-label: SELinux context for the mounts", need_selinux, mount_label, jq("del(.linux.mountLabel)")),

@@ -111,6 +111,21 @@ pub fn check(tap: &mut Tap, config: &Value, host: &Value) {
         got.sort();
         tap.eq(&format!("linux.{field}"), got, want);
     }
+    if let Some(offsets) = linux["timeOffsets"].as_object() {
+        let text = read("/proc/self/timens_offsets");
+        for (clock, off) in offsets {
+            let want = format!(
+                "{clock} {} {}",
+                off["secs"].as_i64().unwrap_or(0),
+                off["nanosecs"].as_u64().unwrap_or(0)
+            );
+            let got = text
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(clock.as_str()))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+            tap.eq(&format!("linux.timeOffsets {clock}"), got, Some(want));
+        }
+    }
     if let Some(domain) = linux["personality"]["domain"].as_str() {
         let got = u64::from_str_radix(&read("/proc/self/personality"), 16)
             .ok()

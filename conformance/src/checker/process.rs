@@ -88,6 +88,7 @@ fn strings(v: &Value) -> Vec<String> {
 
 pub fn check(tap: &mut Tap, config: &Value, host: &Value) {
     let p = &config["process"];
+    check_sched(tap, p);
     check_args(tap, p);
     check_cwd_env(tap, p);
     check_user(tap, p);
@@ -420,5 +421,51 @@ fn probe(tap: &mut Tap, name: &str, rule: &Value, errno: i32) {
             );
         }
         _ => {}
+    }
+}
+
+/// process.ioPriority and process.scheduler (spec 1.1).
+fn check_sched(tap: &mut Tap, p: &Value) {
+    if let Some(class) = p["ioPriority"]["class"].as_str() {
+        const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+        // SAFETY: ioprio_get takes two integers and returns the priority or -1.
+        let got =
+            unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0 as libc::c_long) };
+        let want_class = match class {
+            "IOPRIO_CLASS_RT" => 1,
+            "IOPRIO_CLASS_BE" => 2,
+            "IOPRIO_CLASS_IDLE" => 3,
+            _ => -1,
+        };
+        let want = (
+            want_class,
+            p["ioPriority"]["priority"].as_i64().unwrap_or(0),
+        );
+        tap.eq(
+            &format!("process.ioPriority {class}"),
+            (got >> 13, got & 0x1fff),
+            want,
+        );
+    }
+    let sched = &p["scheduler"];
+    if let Some(policy) = sched["policy"].as_str() {
+        let names = [
+            "SCHED_OTHER",
+            "SCHED_FIFO",
+            "SCHED_RR",
+            "SCHED_BATCH",
+            "SCHED_ISO",
+            "SCHED_IDLE",
+            "SCHED_DEADLINE",
+        ];
+        // SAFETY: sched_getscheduler(0) queries the calling process.
+        let got = unsafe { libc::sched_getscheduler(0) };
+        let got_name = names.get(got as usize).copied().unwrap_or("unknown");
+        tap.eq("process.scheduler.policy", got_name, policy);
+        if let Some(nice) = sched["nice"].as_i64() {
+            // SAFETY: getpriority has no memory arguments.
+            let got = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+            tap.eq("process.scheduler.nice", got as i64, nice);
+        }
     }
 }
