@@ -442,3 +442,28 @@ fn all_tags_push_and_pull_every_tag_of_a_repository() {
         "Error: tag can't be used with --all-tags/-a"
     );
 }
+
+#[test]
+fn docker_io_pulls_come_from_a_registry_mirror() {
+    let mirror = Registry::start();
+    let bay = Bay::new();
+    bay.import_busybox("seed:1", "mirrored");
+    // A pull-through mirror stores Docker Hub images under their Hub paths.
+    let in_mirror = format!("{}/library/mirrored:1", mirror.host());
+    bay.ok(&["tag", "seed:1", &in_mirror]);
+    let digest = digest_line(&bay.ok(&["push", &in_mirror]));
+    let fresh = Bay::new();
+    fresh.set_registries(
+        &serde_json::json!({"registry-mirrors": [format!("http://{}", mirror.host())]}),
+    );
+    let out = fresh.ok(&["pull", "mirrored:1"]);
+    assert!(
+        out.starts_with("1: Pulling from library/mirrored\n"),
+        "{out}"
+    );
+    assert!(out.ends_with(&format!("Digest: {digest}\nStatus: Downloaded newer image for mirrored:1\ndocker.io/library/mirrored:1\n")), "{out}");
+    assert_eq!(
+        fresh.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "mirrored:1\n"
+    );
+}
