@@ -29,19 +29,42 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "/run/berth", env = "BERTH_ROOT")]
     root: PathBuf,
     /// Path to criu (accepted for runc compatibility; checkpoint is not supported)
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     criu: Option<String>,
     /// Use systemd to manage cgroups (not supported yet: fails with a clear error)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto (accepted; rootless is detected from the euid)
-    #[arg(long, global = true, value_name = "VALUE")]
-    rootless: Option<String>,
     /// Print the version
     #[arg(short = 'v', long = "version")]
     version: bool,
     #[command(subcommand)]
     cmd: Option<commands::Cmd>,
+}
+
+/// runc's global `--rootless true|false|auto` comes before the command; berth detects rootless
+/// from the euid, so it is accepted and dropped here (clap can't have it beside `spec
+/// --rootless`, a flag without value).
+fn strip_global_rootless(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = args.peekable();
+    let mut in_command = false;
+    if let Some(a0) = args.next() {
+        out.push(a0);
+    }
+    while let Some(a) = args.next() {
+        if !in_command {
+            if a == "--rootless" {
+                args.next();
+                continue;
+            }
+            if a.starts_with("--rootless=") {
+                continue;
+            }
+            in_command = !a.starts_with('-');
+        }
+        out.push(a);
+    }
+    out
 }
 
 /// What every command may need from the global flags.
@@ -51,7 +74,7 @@ pub struct Global {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(strip_global_rootless(std::env::args()));
     if cli.version {
         println!("berth version {}", env!("CARGO_PKG_VERSION"));
         println!("commit: {}", env!("BERTH_COMMIT"));

@@ -161,11 +161,13 @@ fn create_in(dir: &Path, lock_fd: std::os::fd::RawFd, c: &Ctx) -> Result<Saved> 
         systemd_cgroup: o.systemd_cgroup,
     };
     let cg_path = c.cgroup.path().to_string();
+    let state_dir = crate::sys::openat2(libc::AT_FDCWD, &dir.to_string_lossy(), libc::O_PATH | libc::O_DIRECTORY, 0, 0)
+        .map_err(|e| Error::Io { op: format!("open {}", dir.display()), source: e.into() })?;
     let args = InitArgs {
         spec: c.spec,
         bundle: c.bundle,
         rootfs: c.rootfs,
-        state_dir: dir,
+        state_dir: std::os::fd::AsRawFd::as_raw_fd(&state_dir),
         console_socket: o.console.as_ref(),
         preserve_fds: o.preserve_fds,
         no_pivot: o.no_pivot,

@@ -8,14 +8,16 @@ use crate::seccomp::Filter;
 use crate::spec::{NamespaceType, Process, Spec};
 use nix::errno::Errno;
 use std::convert::Infallible;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 pub struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
-    pub state_dir: &'a Path,
+    /// O_PATH fd of the state dir, opened by the parent: the container user (or mapped root)
+    /// may not be able to reach the runtime root, but can open the fifo through this.
+    pub state_dir: std::os::fd::RawFd,
     pub console_socket: Option<&'a OwnedFd>,
     pub preserve_fds: i32,
     pub no_pivot: bool,
@@ -60,14 +62,6 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
     if let Some(adj) = process.oom_score_adj {
         write_file("/proc/self/oom_score_adj", &adj.to_string())?;
     }
-    let state_dir = crate::sys::openat2(
-        libc::AT_FDCWD,
-        &a.state_dir.to_string_lossy(),
-        libc::O_PATH | libc::O_DIRECTORY,
-        0,
-        0,
-    )
-    .map_err(|e| ChildError::sys(format!("open {}", a.state_dir.display()), e))?;
     let userns = a.spec.namespace(NamespaceType::User).is_some();
     rootfs::prepare(&rootfs::Prepare {
         spec: a.spec,
@@ -143,7 +137,7 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
         .map_err(|e| ChildError::sys("sync with parent", e))?;
     // Blocks until `berth start` opens the fifo for reading.
     let fifo = crate::sys::openat2(
-        state_dir.as_raw_fd(),
+        a.state_dir,
         crate::state::FIFO,
         libc::O_WRONLY,
         0,
@@ -152,7 +146,7 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
     .map_err(|e| ChildError::sys("open exec fifo", e))?;
     nix::unistd::write(&fifo, b"0").map_err(|e| ChildError::sys("write exec fifo", e))?;
     drop(fifo);
-    drop(state_dir);
+    let _ = nix::unistd::close(a.state_dir);
     if let Some(h) = &a.spec.hooks {
         crate::hooks::run("startContainer", &h.start_container, state_json.as_bytes())
             .map_err(|e| ChildError::new(e.to_string()))?;
