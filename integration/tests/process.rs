@@ -190,7 +190,7 @@ fn masked_paths_hide_host_data() {
 fn default_devices_and_symlinks_exist() {
     let mut e = Env::new("dev");
     e.edit(|c| {
-        c["linux"]["devices"] = json!([{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640, "uid": 1000, "gid": 1000}]);
+        c["linux"]["devices"] = json!([{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 5, "fileMode": 0o664, "uid": 1000, "gid": 1000}]);
         // Like runc, a node in linux.devices is not allowed by the device cgroup by itself.
         c["linux"]["resources"]["devices"].as_array_mut().unwrap().push(json!({"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"}));
     });
@@ -198,7 +198,7 @@ fn default_devices_and_symlinks_exist() {
     let out = e.output();
     assert!(out.contains("/dev/null character special file 1:3 666 0"), "{out}");
     assert!(out.contains("/dev/tty character special file 5:0 666 0"), "{out}");
-    assert!(out.contains("/dev/mydev character special file 1:5 640 1000"), "{out}");
+    assert!(out.contains("/dev/mydev character special file 1:5 664 1000"), "{out}");
     assert!(out.contains("/proc/self/fd\n/proc/self/fd/0\npts/ptmx\n4\nok\n"), "{out}");
 }
 
