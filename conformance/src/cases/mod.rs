@@ -530,6 +530,8 @@ fn remove_cgroups(prefix: &str) {
     }
 }
 
+pub const HYBRID_SKIP: &str = "the runtime refuses this host's hybrid cgroup layout (hugetlb on cgroup2); CONFORMANCE_CGROUP_FIX=1 moves hugetlb to v1";
+
 /// Runs one case to a verdict.
 pub fn run(case: &Case, ctx: &mut Ctx) -> Outcome {
     if let Some(why) = (case.needs)(ctx.host) {
@@ -567,7 +569,7 @@ pub fn run(case: &Case, ctx: &mut Ctx) -> Outcome {
     };
     ctx.cleanup();
     if ctx.hybrid_refused {
-        return skip("the runtime refuses this host's hybrid cgroup layout (hugetlb on cgroup2); CONFORMANCE_CGROUP_FIX=1 moves hugetlb to v1");
+        return skip(HYBRID_SKIP);
     }
     res
 }
