@@ -129,7 +129,11 @@ impl Engine {
     pub fn load(&self, reader: impl Read) -> Result<Vec<LoadEvent>> {
         let tmp = TempPath::new(self.store.blobs.tmp_dir(), "load");
         fs::create_dir(&tmp.path).ctx("creating", &tmp.path)?;
-        extract(reader, &tmp.path)?;
+        // `docker load` also takes compressed archives.
+        extract(
+            layer::decompress(reader).map_err(|e| bad(format!("reading archive: {e}")))?,
+            &tmp.path,
+        )?;
         let events = if tmp.path.join("manifest.json").is_file() {
             self.load_docker_archive(&tmp.path)?
         } else if tmp.path.join("index.json").is_file() {

@@ -208,33 +208,22 @@ impl Engine {
             self.registries.max_concurrent_downloads,
             |_, (l, diff, have_layer)| {
                 let d = Digest::parse(&l.digest)?;
-                let total = l.size;
-                let resp = client.send("GET", &format!("blobs/{d}"), &[], Body::Empty, &[200])?;
-                let last = std::sync::Mutex::new(Instant::now());
-                let seen = AtomicU64::new(0);
-                let report = |n: u64| {
-                    seen.store(n, Ordering::Relaxed);
-                    let mut t = last.lock().expect("progress lock");
-                    if t.elapsed().as_millis() >= 100 {
-                        *t = Instant::now();
-                        progress.layer(d.short(), Status::Downloading, n, total);
+                // Transient transport failures are retried like docker's max-download-attempts;
+                // content errors (digest mismatch, unsafe layer) are not.
+                let mut attempt = 1;
+                loop {
+                    match fetch_layer(&client, &files, l, diff, *have_layer, progress) {
+                        Err(e) if attempt < MAX_DOWNLOAD_ATTEMPTS && is_transient(&e) => {
+                            std::thread::sleep(std::time::Duration::from_millis(
+                                200 * attempt as u64,
+                            ));
+                            attempt += 1;
+                        }
+                        other => {
+                            break other.map(|out| (d, diff.clone(), l.media_type.clone(), out))
+                        }
                     }
-                };
-                let out = if *have_layer {
-                    files.ingest_blob(resp.reader(), &d, &report)?;
-                    None
-                } else {
-                    Some(files.ingest_layer(
-                        resp.reader(),
-                        Some(&d),
-                        &l.media_type,
-                        Some(diff),
-                        &report,
-                    )?)
-                };
-                progress.layer(d.short(), Status::VerifyingChecksum, 0, 0);
-                progress.layer(d.short(), Status::DownloadComplete, 0, 0);
-                Ok((d, diff.clone(), l.media_type.clone(), out))
+                }
             },
         )?;
         for (d, diff, media_type, out) in results {
@@ -339,4 +328,52 @@ impl Engine {
         out.sort_by_key(|t| t.to_string());
         Ok(out)
     }
+}
+
+const MAX_DOWNLOAD_ATTEMPTS: u32 = 3;
+
+/// A dropped connection or a stream cut short: worth another try.
+fn is_transient(e: &Error) -> bool {
+    match e {
+        Error::Io { source, .. } => !matches!(
+            source.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+        ),
+        // transport errors read `Get "URL": …`
+        Error::Registry(m) => m.starts_with("Get \""),
+        _ => false,
+    }
+}
+
+/// Downloads one layer blob, storing it and (unless already unpacked) unpacking it on the way.
+fn fetch_layer(
+    client: &Client,
+    files: &crate::store::Files,
+    l: &Descriptor,
+    diff: &Digest,
+    have_layer: bool,
+    progress: &dyn Progress,
+) -> Result<Option<(crate::store::LayerBlob, crate::store::LayerInfo)>> {
+    let d = Digest::parse(&l.digest)?;
+    let total = l.size;
+    let resp = client.send("GET", &format!("blobs/{d}"), &[], Body::Empty, &[200])?;
+    let last = std::sync::Mutex::new(Instant::now());
+    let seen = AtomicU64::new(0);
+    let report = |n: u64| {
+        seen.store(n, Ordering::Relaxed);
+        let mut t = last.lock().expect("progress lock");
+        if t.elapsed().as_millis() >= 100 {
+            *t = Instant::now();
+            progress.layer(d.short(), Status::Downloading, n, total);
+        }
+    };
+    let out = if have_layer {
+        files.ingest_blob(resp.reader(), &d, &report)?;
+        None
+    } else {
+        Some(files.ingest_layer(resp.reader(), Some(&d), &l.media_type, Some(diff), &report)?)
+    };
+    progress.layer(d.short(), Status::VerifyingChecksum, 0, 0);
+    progress.layer(d.short(), Status::DownloadComplete, 0, 0);
+    Ok(out)
 }
