@@ -35,6 +35,7 @@ const NOTIF_SEND: libc::c_ulong = 0xc018_2101;
 /// Accepts one runtime connection: the ContainerProcessState message and its fd.
 fn accept_state(listener: &UnixListener) -> (Value, OwnedFd) {
     let (mut conn, _) = listener.accept().expect("accept");
+    eprintln!("DBG accepted");
     let mut buf = vec![0u8; 1 << 16];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let mut iov = [IoSliceMut::new(&mut buf)];
@@ -53,6 +54,7 @@ fn accept_state(listener: &UnixListener) -> (Value, OwnedFd) {
             fd = fds.first().map(|&f| unsafe { OwnedFd::from_raw_fd(f) });
         }
     }
+    eprintln!("DBG got {n} bytes");
     let mut body = buf[..n].to_vec();
     conn.read_to_end(&mut body).expect("rest of message");
     (
@@ -83,6 +85,7 @@ fn answer_all(fd: OwnedFd, errno: i32) -> Vec<i64> {
             return seen;
         }
         seen.push(n.nr as i64);
+        eprintln!("DBG notif {}", n.nr);
         let mut r = Resp {
             id: n.id,
             val: 0,

@@ -199,18 +199,26 @@ pub fn enter_namespaces(
         }
     }
     if plan.need_fork {
-        match crate::sys::clone_fork(0)
-            .map_err(|e| ChildError::sys("fork into pid namespace", e))?
-        {
+        // The new process must not talk to the parent before the parent knows its pid: it
+        // waits on a pipe until stage 1 has sent InitPid.
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| ChildError::sys("pipe", e))?;
+        match crate::sys::clone_fork(0).map_err(|e| ChildError::sys("fork into pid namespace", e))? {
             crate::sys::Forked::Parent(pid) => {
                 let _ = ch.send(&Msg::InitPid(pid));
+                let _ = nix::unistd::write(&w, b"1");
                 // SAFETY: stage 1 is done; leave without atexit handlers.
                 unsafe { libc::_exit(0) }
             }
-            crate::sys::Forked::Child => {}
+            crate::sys::Forked::Child => {
+                drop(w);
+                let mut b = [0u8; 1];
+                match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&r), &mut b) {
+                    Ok(1) => {}
+                    _ => return Err(ChildError::new("stage 1 exited before reporting the pid")),
+                }
+            }
         }
-    } else if plan.fast() {
-        // Nothing to report: the parent knows our pid from clone.
     }
     Ok(())
 }
