@@ -446,9 +446,9 @@ impl Engine {
         Ok(out)
     }
 
-    /// Keeps `<root>/index.json` listing every tagged image, so the store is a usable OCI
-    /// image layout (`skopeo inspect oci:/var/lib/bay:<name>`). Best effort: the database is
-    /// the source of truth.
+    /// Keeps `<root>/index.json` listing every tagged image, so the store is an OCI image
+    /// layout (manifests stay as pulled: docker schema 2 ones are skipped by some OCI tools).
+    /// Best effort: the database is the source of truth.
     pub(crate) fn write_oci_index(&self) {
         let Ok(tags) = self.store.db.read(|q| q.tags()) else {
             return;
