@@ -6,7 +6,11 @@
 #   2. `ctr run --rm busybox true` latency, both shims in one hyperfine run
 # Both shims drive the same runtime binary: $BERTH_TEST_RUNTIME (default /usr/sbin/runc).
 # Settings: N=10 idle containers per shim, RUNS=20 hyperfine runs, SHIM=path (default: a release
-# build, `cargo build --release -p containerd-shim-berth-v2`).
+# build, `cargo build --release -p containerd-shim-berth-v2`), STATIC=1 (build it statically
+# linked instead, into target/shim-static).
+# RSS counts every page mapped, shared or not (on this kernel a dynamically linked `sleep` has
+# 1.7 MiB); PSS splits shared pages among the processes mapping them: the memory each extra
+# container really costs.
 # Needs: containerd, hyperfine, umoci, skopeo, busybox-static; root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +21,12 @@ RUNTIME=${BERTH_TEST_RUNTIME:-/usr/sbin/runc}
 IMAGE=docker.io/library/busybox:latest
 for t in containerd ctr hyperfine; do command -v $t >/dev/null || { echo "bench-shim.sh: $t not found" >&2; exit 1; }; done
 [ -x "$RUNTIME" ] || { echo "bench-shim.sh: runtime $RUNTIME not found" >&2; exit 1; }
-if [ -z "${SHIM:-}" ]; then
+if [ -z "${SHIM:-}" ] && [ "${STATIC:-0}" = 1 ]; then
+  # statically linked (glibc static-pie): no libc.so/ld.so pages in every shim's RSS
+  (cd "$repo" && CARGO_TARGET_DIR=$repo/target/shim-static RUSTFLAGS="-C target-feature=+crt-static" \
+     cargo build -q --release -p containerd-shim-berth-v2 --target x86_64-unknown-linux-gnu)
+  SHIM=$repo/target/shim-static/x86_64-unknown-linux-gnu/release/containerd-shim-berth-v2
+elif [ -z "${SHIM:-}" ]; then
   (cd "$repo" && cargo build -q --release -p containerd-shim-berth-v2)
   SHIM=${CARGO_TARGET_DIR:-$repo/target}/release/containerd-shim-berth-v2
 fi
