@@ -74,10 +74,6 @@ pub fn error(msg: &str) {
     eprintln!("berth: {msg}");
 }
 
-pub fn warn(msg: &str) {
-    emit("warning", msg);
-}
-
 pub fn debug(msg: &str) {
     if LOGGER.get().is_some_and(|l| l.debug) {
         emit("debug", msg);

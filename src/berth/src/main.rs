@@ -3,6 +3,7 @@
 
 mod commands;
 mod log;
+mod sealed;
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -88,6 +89,13 @@ fn main() {
     let Some(cmd) = cli.cmd else {
         std::process::exit(1);
     };
+    log::debug(&format!("berth {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")));
+    if cmd.enters_container() {
+        if let Err(e) = sealed::reexec_sealed() {
+            log::error(&format!("{e:#}"));
+            std::process::exit(1);
+        }
+    }
     let g = Global {
         root: cli.root,
         systemd_cgroup: cli.systemd_cgroup,

@@ -58,6 +58,13 @@ pub enum Cmd {
     Restore(unsupported::Args),
 }
 
+impl Cmd {
+    /// Commands whose children end up inside a container (see `sealed`).
+    pub fn enters_container(&self) -> bool {
+        matches!(self, Cmd::Create(_) | Cmd::Run(_) | Cmd::Exec(_))
+    }
+}
+
 pub fn run(g: &Global, cmd: Cmd) -> anyhow::Result<i32> {
     match cmd {
         Cmd::Create(a) => create::run(g, a),

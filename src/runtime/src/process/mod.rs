@@ -41,6 +41,10 @@ pub fn spawn(
     let stage = match crate::sys::clone_fork(flags).map_err(|e| ChildError::sys("clone", e))? {
         crate::sys::Forked::Child => {
             drop(pch);
+            // Until its execve, no other process (in the container, say) may open this
+            // process's /proc/PID/exe or memory; execve makes it dumpable again.
+            // SAFETY: prctl with integer arguments only.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
             let err = match child(&cch) {
                 Ok(never) => match never {},
                 Err(e) => e,

@@ -15,6 +15,29 @@ pub enum Kind {
 /// Opens `path` (absolute, as seen in the container) under `root` as an O_PATH fd, creating
 /// missing components: directories, and for `Kind::File` an empty file at the end.
 pub fn open_or_create(root: &OwnedFd, path: &str, kind: Kind) -> Result<OwnedFd, ChildError> {
+    open_or_create_at(root, path, kind, 0)
+}
+
+/// `path` with `.` and `..` folded lexically, never above `/` (as the kernel clamps `..` at
+/// the root with RESOLVE_IN_ROOT).
+fn normalize(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+fn open_or_create_at(root: &OwnedFd, path: &str, kind: Kind, depth: u32) -> Result<OwnedFd, ChildError> {
+    if depth > 40 {
+        return Err(ChildError::sys(format!("resolve {path} in rootfs"), Errno::ELOOP));
+    }
     let rel = path.trim_start_matches('/');
     if rel.is_empty() {
         return openat2(root.as_raw_fd(), ".", libc::O_PATH, 0, RESOLVE_IN_ROOT)
@@ -45,6 +68,16 @@ pub fn open_or_create(root: &OwnedFd, path: &str, kind: Kind) -> Result<OwnedFd,
         ) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
+                // A dangling symlink: create its target, resolved inside the root, as runc
+                // does; the symlink then leads there.
+                if let Ok(target) = nix::fcntl::readlinkat(Some(cur.as_raw_fd()), *comp) {
+                    let target = target.to_string_lossy().into_owned();
+                    let parent = sofar.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                    let base = if target.starts_with('/') { target } else { format!("{parent}/{target}") };
+                    let rest = comps[i + 1..].join("/");
+                    let full = normalize(&format!("{base}/{rest}"));
+                    return open_or_create_at(root, &full, kind, depth + 1);
+                }
                 // `cur` is a real directory inside the root (resolved above), so creating an
                 // entry in it can't escape.
                 let dirfd = openat2(cur.as_raw_fd(), ".", libc::O_DIRECTORY, 0, 0)
