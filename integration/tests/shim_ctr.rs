@@ -548,3 +548,36 @@ fn shim_reports_version_and_runtime_info() {
         "containerd-shim-berth-v2: runtime binary /no/such/runtime is not an executable file"
     );
 }
+
+#[test]
+fn killed_shim_is_cleaned_up_by_the_delete_subcommand() {
+    let Some((_l, c)) = setup() else { return };
+    let id = unique("crash");
+    c.ctr(&["run", "-d", "--runtime", SHIM, IMAGE, &id, "sleep", "1000"]);
+    let init: i32 = c
+        .ctr(&["tasks", "ls"])
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .expect("task pid");
+    let shims = c.shim_pids();
+    assert_eq!(shims.len(), 1);
+    // SAFETY: the shim of our own containerd.
+    unsafe { libc::kill(shims[0], libc::SIGKILL) };
+    // containerd notices, runs `containerd-shim-berth-v2 delete`, which force-deletes the
+    // container through the runtime and unmounts its rootfs
+    wait_until(
+        "the container's init to be gone",
+        Duration::from_secs(15),
+        || {
+            !std::path::Path::new(&format!("/proc/{init}")).exists()
+                || std::fs::read_to_string(format!("/proc/{init}/stat"))
+                    .map(|s| s.contains(") Z "))
+                    .unwrap_or(true)
+        },
+    );
+    wait_until("the task to be gone", Duration::from_secs(15), || {
+        !c.ctr(&["tasks", "ls"]).contains(&id)
+    });
+    assert_nothing_left(&c);
+}
