@@ -37,6 +37,9 @@ fn unknown_namespace_type_is_rejected() {
 
 #[test]
 fn relative_mount_destination_is_rejected() {
+    if !is_berth() {
+        return; // runc 1.1 only warns and treats it as relative to "/"
+    }
     let mut e = Env::new("relmnt");
     e.edit(|c| c["mounts"].as_array_mut().unwrap().push(serde_json::json!({"destination": "tmp/x", "type": "tmpfs", "source": "tmpfs"})));
     create_fails(&e, "not an absolute path");
@@ -81,6 +84,9 @@ fn missing_bind_mount_source_fails_create() {
 
 #[test]
 fn unknown_capability_is_rejected() {
+    if !is_berth() {
+        return; // runc 1.1 only warns about unknown capabilities
+    }
     let mut e = Env::new("badcap");
     e.edit(|c| c["process"]["capabilities"]["bounding"].as_array_mut().unwrap().push("CAP_NOPE".into()));
     create_fails(&e, "CAP_NOPE");

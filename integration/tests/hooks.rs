@@ -31,7 +31,10 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     let id = e.id("hk");
     e.ok(&["create", &id]);
     let pid = e.state(&id)["pid"].as_i64().unwrap();
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), "prestart\ncreateRuntime\ncreateContainer\n");
+    // runc 1.1 runs poststart hooks already during create, against the runtime-spec.
+    if is_berth() {
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "prestart\ncreateRuntime\ncreateContainer\n");
+    }
     let st: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("{l}.createRuntime.json")).unwrap()).unwrap();
     assert_eq!(st["id"], id.as_str());
     assert_eq!(st["pid"].as_i64().unwrap(), pid);
@@ -40,7 +43,9 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     e.ok(&["start", &id]);
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "prestart\ncreateRuntime\ncreateContainer\npoststart\n");
     let ps: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("{l}.poststart.json")).unwrap()).unwrap();
-    assert_eq!(ps["status"], "running");
+    if is_berth() {
+        assert_eq!(ps["status"], "running");
+    }
     e.wait_status(&id, "stopped");
     let sc: serde_json::Value = serde_json::from_slice(&std::fs::read(e.bundle.join("rootfs/tmp/start.json")).unwrap()).unwrap();
     assert_eq!(sc["id"], id.as_str());
@@ -80,6 +85,9 @@ fn hook_timeout_kills_the_hook() {
 
 #[test]
 fn failing_poststart_hook_only_warns() {
+    if !is_berth() {
+        return; // runc 1.1 fails start instead (the spec says: warn and go on)
+    }
     let mut e = Env::new("poststart");
     e.edit(|c| c["hooks"] = json!({"poststart": [{"path": "/bin/false"}]}));
     let id = e.id("pst");
