@@ -109,7 +109,11 @@ impl Env {
 
     /// Container ids are unique per test so parallel tests never collide.
     pub fn id(&self, s: &str) -> String {
-        let id = format!("{s}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let id = format!(
+            "{s}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
         self.ids.borrow_mut().push(id.clone());
         id
     }
@@ -158,7 +162,10 @@ impl Env {
     pub fn rt(&self, args: &[&str]) -> Output {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let _ = std::fs::create_dir_all(&self.dir);
-        let (op, ep) = (self.dir.join(format!(".out{n}")), self.dir.join(format!(".err{n}")));
+        let (op, ep) = (
+            self.dir.join(format!(".out{n}")),
+            self.dir.join(format!(".err{n}")),
+        );
         let status = self
             .cmd()
             .args(args)
@@ -225,7 +232,10 @@ impl Env {
     }
 
     pub fn status(&self, id: &str) -> String {
-        self.state(id)["status"].as_str().unwrap_or_default().to_string()
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Container directories left under this test's root.
@@ -242,10 +252,7 @@ impl Env {
     pub fn assert_clean(&self) {
         assert_eq!(self.leftovers(), Vec::<String>::new(), "state left behind");
         for id in self.ids.borrow().iter() {
-            assert!(
-                !cgroup_exists(id),
-                "cgroup of {id} left behind"
-            );
+            assert!(!cgroup_exists(id), "cgroup of {id} left behind");
         }
     }
 
@@ -281,9 +288,13 @@ impl Drop for Env {
 /// Whether a cgroup directory named after `id` exists in the memory hierarchy (v1) or the
 /// unified one.
 pub fn cgroup_exists(id: &str) -> bool {
-    ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
-        .iter()
-        .any(|h| Path::new(h).join(id).exists())
+    [
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup",
+    ]
+    .iter()
+    .any(|h| Path::new(h).join(id).exists())
 }
 
 pub fn contains(hay: &str, needle: &str) -> bool {

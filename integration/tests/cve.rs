@@ -41,11 +41,19 @@ fn runtime_binary_cannot_be_overwritten_from_the_container() {
     assert!(rt(&["start", &id]).success());
     std::thread::sleep(std::time::Duration::from_millis(800));
     let _ = rt(&["delete", "-f", &id]);
-    assert_eq!(digest(&bin), before, "the runtime binary was modified from inside the container");
+    assert_eq!(
+        digest(&bin),
+        before,
+        "the runtime binary was modified from inside the container"
+    );
 
     // The entrypoint itself is /proc/self/exe: the container runs a runtime copy that it
     // can't write to.
-    e.args(&["/bin/sh", "-c", "/proc/self/exe --version > /dev/null 2>&1; echo pwned > /proc/self/exe; exit 0"]);
+    e.args(&[
+        "/bin/sh",
+        "-c",
+        "/proc/self/exe --version > /dev/null 2>&1; echo pwned > /proc/self/exe; exit 0",
+    ]);
     let id = e.id("cve2");
     let _ = rt(&["run", &id]);
     assert_eq!(digest(&bin), before);
@@ -72,7 +80,10 @@ fn cwd_through_leaked_fd_is_refused() {
     }
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("/work") && !stdout.contains("unreachable"), "container reached the host: {stdout}");
+    assert!(
+        !stdout.contains("/work") && !stdout.contains("unreachable"),
+        "container reached the host: {stdout}"
+    );
     if is_berth() {
         assert!(!out.status.success());
     }
@@ -87,7 +98,11 @@ fn symlinked_mount_targets_stay_inside_rootfs() {
     std::fs::create_dir_all(&host).unwrap();
     let rootfs = e.bundle.join("rootfs");
     std::os::unix::fs::symlink(&host, rootfs.join("abs")).unwrap();
-    std::os::unix::fs::symlink("../../../../../../../../..".to_string() + host.to_str().unwrap(), rootfs.join("rel")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../../../../../../../..".to_string() + host.to_str().unwrap(),
+        rootfs.join("rel"),
+    )
+    .unwrap();
     let src = e.dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("file"), "x").unwrap();
@@ -99,9 +114,16 @@ fn symlinked_mount_targets_stay_inside_rootfs() {
     e.sh("touch /abs/sub/inside; cat /rel/file");
     let out = e.output();
     assert_eq!(out, "x");
-    assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0, "a mount escaped to the host");
+    assert_eq!(
+        std::fs::read_dir(&host).unwrap().count(),
+        0,
+        "a mount escaped to the host"
+    );
     // The symlinks were resolved inside the rootfs: the mount points were made there.
-    assert!(rootfs.join(host.strip_prefix("/").unwrap()).join("sub").is_dir());
+    assert!(rootfs
+        .join(host.strip_prefix("/").unwrap())
+        .join("sub")
+        .is_dir());
 }
 
 /// A masked path or /dev/null replaced by a symlink must not redirect the mask onto the host
@@ -110,7 +132,12 @@ fn symlinked_mount_targets_stay_inside_rootfs() {
 fn masking_with_a_fake_dev_null_is_refused() {
     let mut e = Env::new("fakenull");
     // /dev is not a tmpfs here, so the image's own /dev/null is used: make it a plain file.
-    e.edit(|c| c["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/dev"));
+    e.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev")
+    });
     std::fs::create_dir_all(e.bundle.join("rootfs/dev")).unwrap();
     let id = e.id("fn");
     // Default devices are (re)created by the runtime, so the mask works with a real node.

@@ -8,8 +8,15 @@ fn create_fails(e: &Env, want: &str) {
     let id = e.id("bad");
     let err = e.fails(&["create", &id]);
     if is_berth() {
-        assert_eq!(err.trim().lines().count(), 1, "error is not one line: {err}");
-        assert!(err.contains(want), "error {err:?} does not mention {want:?}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "error is not one line: {err}"
+        );
+        assert!(
+            err.contains(want),
+            "error {err:?} does not mention {want:?}"
+        );
     }
     e.assert_clean();
 }
@@ -17,7 +24,11 @@ fn create_fails(e: &Env, want: &str) {
 #[test]
 fn malformed_config_json_is_rejected() {
     let e = Env::new("badjson");
-    std::fs::write(e.bundle.join("config.json"), "{\"ociVersion\": \"1.0.2\", \"process\": {").unwrap();
+    std::fs::write(
+        e.bundle.join("config.json"),
+        "{\"ociVersion\": \"1.0.2\", \"process\": {",
+    )
+    .unwrap();
     create_fails(&e, "config.json");
 }
 
@@ -31,7 +42,12 @@ fn missing_config_json_is_rejected() {
 #[test]
 fn unknown_namespace_type_is_rejected() {
     let mut e = Env::new("badns");
-    e.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "bogus"})));
+    e.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "bogus"}))
+    });
     create_fails(&e, "unknown namespace type \"bogus\"");
 }
 
@@ -41,7 +57,12 @@ fn relative_mount_destination_is_rejected() {
         return; // runc 1.1 only warns and treats it as relative to "/"
     }
     let mut e = Env::new("relmnt");
-    e.edit(|c| c["mounts"].as_array_mut().unwrap().push(serde_json::json!({"destination": "tmp/x", "type": "tmpfs", "source": "tmpfs"})));
+    e.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"destination": "tmp/x", "type": "tmpfs", "source": "tmpfs"}))
+    });
     create_fails(&e, "not an absolute path");
 }
 
@@ -88,7 +109,12 @@ fn unknown_capability_is_rejected() {
         return; // runc 1.1 only warns about unknown capabilities
     }
     let mut e = Env::new("badcap");
-    e.edit(|c| c["process"]["capabilities"]["bounding"].as_array_mut().unwrap().push("CAP_NOPE".into()));
+    e.edit(|c| {
+        c["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push("CAP_NOPE".into())
+    });
     create_fails(&e, "CAP_NOPE");
 }
 
@@ -158,7 +184,12 @@ fn terminal_without_console_socket_is_rejected() {
 #[test]
 fn hostname_without_uts_namespace_is_rejected() {
     let mut e = Env::new("nouts");
-    e.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "uts"));
+    e.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "uts")
+    });
     create_fails(&e, "uts");
 }
 
@@ -167,6 +198,10 @@ fn failing_setup_step_names_step_path_and_errno() {
     let mut e = Env::new("badmount");
     // A file where a directory mount is needed: mounting tmpfs on a regular file fails.
     std::fs::write(e.bundle.join("rootfs/notadir"), "x").unwrap();
-    e.edit(|c| c["mounts"].as_array_mut().unwrap().push(serde_json::json!({"destination": "/notadir", "type": "tmpfs", "source": "tmpfs"})));
+    e.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "/notadir", "type": "tmpfs", "source": "tmpfs"}),
+        )
+    });
     create_fails(&e, "/notadir");
 }

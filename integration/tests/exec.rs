@@ -17,7 +17,13 @@ fn running(e: &mut Env) -> String {
 fn exec_runs_in_the_containers_namespaces_and_returns_exit_code() {
     let mut e = Env::new("exec");
     let id = running(&mut e);
-    let out = e.rt(&["exec", &id, "sh", "-c", "hostname; readlink /proc/1/exe; echo $$; exit 3"]);
+    let out = e.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "hostname; readlink /proc/1/exe; echo $$; exit 3",
+    ]);
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
@@ -33,15 +39,40 @@ fn exec_flags_set_env_cwd_user_and_caps() {
     let mut e = Env::new("execflags");
     let id = running(&mut e);
     let out = e.ok(&[
-        "exec", "-e", "FOO=bar", "--cwd", "/tmp", "-u", "1000:1000", "-g", "10", &id, "sh", "-c",
+        "exec",
+        "-e",
+        "FOO=bar",
+        "--cwd",
+        "/tmp",
+        "-u",
+        "1000:1000",
+        "-g",
+        "10",
+        &id,
+        "sh",
+        "-c",
         "echo $FOO; pwd; id -u; id -g; id -G",
     ]);
     assert_eq!(out, "bar\n/tmp\n1000\n1000\n1000 10\n");
-    let out = e.ok(&["exec", "--cap", "CAP_NET_ADMIN", &id, "cat", "/proc/self/status"]);
+    let out = e.ok(&[
+        "exec",
+        "--cap",
+        "CAP_NET_ADMIN",
+        &id,
+        "cat",
+        "/proc/self/status",
+    ]);
     let eff = out.lines().find(|l| l.starts_with("CapEff:")).unwrap();
     let bits = u64::from_str_radix(eff.split_whitespace().nth(1).unwrap(), 16).unwrap();
     assert!(bits & (1 << 12) != 0, "CAP_NET_ADMIN missing: {eff}");
-    let out = e.ok(&["exec", "--no-new-privs", &id, "grep", "NoNewPrivs", "/proc/self/status"]);
+    let out = e.ok(&[
+        "exec",
+        "--no-new-privs",
+        &id,
+        "grep",
+        "NoNewPrivs",
+        "/proc/self/status",
+    ]);
     assert!(out.contains('1'));
     e.ok(&["delete", "-f", &id]);
 }
@@ -51,12 +82,17 @@ fn exec_with_process_file() {
     let mut e = Env::new("execproc");
     let id = running(&mut e);
     let p = e.dir.join("process.json");
-    std::fs::write(&p, serde_json::to_vec(&serde_json::json!({
-        "args": ["sh", "-c", "echo from-file $X; exit 4"],
-        "env": ["PATH=/bin", "X=y"],
-        "cwd": "/",
-        "user": {"uid": 0, "gid": 0}
-    })).unwrap()).unwrap();
+    std::fs::write(
+        &p,
+        serde_json::to_vec(&serde_json::json!({
+            "args": ["sh", "-c", "echo from-file $X; exit 4"],
+            "env": ["PATH=/bin", "X=y"],
+            "cwd": "/",
+            "user": {"uid": 0, "gid": 0}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
     let out = e.rt(&["exec", "--process", p.to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from-file y\n");
@@ -68,8 +104,20 @@ fn exec_detached_writes_pid_file() {
     let mut e = Env::new("execd");
     let id = running(&mut e);
     let pf = e.dir.join("exec.pid");
-    e.ok(&["exec", "-d", "--pid-file", pf.to_str().unwrap(), &id, "sleep", "50"]);
-    let pid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
+    e.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        &id,
+        "sleep",
+        "50",
+    ]);
+    let pid: i32 = std::fs::read_to_string(&pf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let pids: Vec<i32> = serde_json::from_str(&e.ok(&["ps", "--format", "json", &id])).unwrap();
     assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
     e.ok(&["delete", "-f", &id]);
@@ -111,7 +159,13 @@ fn recv_master(l: &UnixListener) -> std::fs::File {
     let mut buf = [0u8; 256];
     let mut cbuf = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = nix::sys::socket::recvmsg::<()>(s.as_raw_fd(), &mut iov, Some(&mut cbuf), nix::sys::socket::MsgFlags::empty()).unwrap();
+    let msg = nix::sys::socket::recvmsg::<()>(
+        s.as_raw_fd(),
+        &mut iov,
+        Some(&mut cbuf),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
     for c in msg.cmsgs().unwrap() {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
             // SAFETY: a new fd received over SCM_RIGHTS.
@@ -147,8 +201,10 @@ fn terminal_master_is_sent_to_console_socket() {
     let id2 = id.clone();
     let creator = std::thread::spawn(move || {
         std::process::Command::new(runtime_bin())
-            .arg("--root").arg(root)
-            .args(["create", "--bundle"]).arg(bundle)
+            .arg("--root")
+            .arg(root)
+            .args(["create", "--bundle"])
+            .arg(bundle)
             .args(["--console-socket", &sock_s, &id2])
             .stdout(std::process::Stdio::null())
             .status()
@@ -157,7 +213,9 @@ fn terminal_master_is_sent_to_console_socket() {
     let mut master = recv_master(&l);
     assert!(creator.join().unwrap().success());
     e.ok(&["start", &id]);
-    master.write_all(b"tty; echo marker-$((6*7)); exit 3\n").unwrap();
+    master
+        .write_all(b"tty; echo marker-$((6*7)); exit 3\n")
+        .unwrap();
     let out = read_until(&mut master, "marker-42");
     assert!(out.contains("/dev/pts/0"), "{out}");
     assert!(out.contains("marker-42"), "{out}");
@@ -169,10 +227,15 @@ fn terminal_master_is_sent_to_console_socket() {
     let id = running(&mut e);
     let sock2 = e.dir.join("console2.sock");
     let l2 = UnixListener::bind(&sock2).unwrap();
-    let (rootc, idc, s2) = (e.root.clone(), id.clone(), sock2.to_str().unwrap().to_string());
+    let (rootc, idc, s2) = (
+        e.root.clone(),
+        id.clone(),
+        sock2.to_str().unwrap().to_string(),
+    );
     let execer = std::thread::spawn(move || {
         std::process::Command::new(runtime_bin())
-            .arg("--root").arg(rootc)
+            .arg("--root")
+            .arg(rootc)
             .args(["exec", "-t", "-d", "--console-socket", &s2, &idc, "sh"])
             .stdout(std::process::Stdio::null())
             .status()
@@ -197,8 +260,15 @@ fn foreground_run_with_terminal_proxies_the_pty() {
     e.sh("tty; echo done");
     let id = e.id("fg");
     let out = e.rt(&["run", &id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("/dev/pts/0") && text.contains("done"), "{text}");
+    assert!(
+        text.contains("/dev/pts/0") && text.contains("done"),
+        "{text}"
+    );
     e.assert_clean();
 }

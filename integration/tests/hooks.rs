@@ -33,25 +33,38 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     let pid = e.state(&id)["pid"].as_i64().unwrap();
     // runc 1.1 runs poststart hooks already during create, against the runtime-spec.
     if is_berth() {
-        assert_eq!(std::fs::read_to_string(&log).unwrap(), "prestart\ncreateRuntime\ncreateContainer\n");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "prestart\ncreateRuntime\ncreateContainer\n"
+        );
     }
-    let st: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("{l}.createRuntime.json")).unwrap()).unwrap();
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{l}.createRuntime.json")).unwrap()).unwrap();
     assert_eq!(st["id"], id.as_str());
     assert_eq!(st["pid"].as_i64().unwrap(), pid);
     assert_eq!(st["status"], "creating");
     assert!(st["bundle"].as_str().unwrap().ends_with("/bundle"));
     e.ok(&["start", &id]);
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), "prestart\ncreateRuntime\ncreateContainer\npoststart\n");
-    let ps: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("{l}.poststart.json")).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "prestart\ncreateRuntime\ncreateContainer\npoststart\n"
+    );
+    let ps: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{l}.poststart.json")).unwrap()).unwrap();
     if is_berth() {
         assert_eq!(ps["status"], "running");
     }
     e.wait_status(&id, "stopped");
-    let sc: serde_json::Value = serde_json::from_slice(&std::fs::read(e.bundle.join("rootfs/tmp/start.json")).unwrap()).unwrap();
+    let sc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(e.bundle.join("rootfs/tmp/start.json")).unwrap())
+            .unwrap();
     assert_eq!(sc["id"], id.as_str());
     e.ok(&["delete", &id]);
-    assert!(std::fs::read_to_string(&log).unwrap().ends_with("poststart\npoststop\n"));
-    let pst: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("{l}.poststop.json")).unwrap()).unwrap();
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .ends_with("poststart\npoststop\n"));
+    let pst: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{l}.poststop.json")).unwrap()).unwrap();
     assert_eq!(pst["status"], "stopped");
     e.assert_clean();
 }
@@ -63,7 +76,12 @@ fn failing_create_runtime_hook_fails_create_and_cleans_up() {
     let id = e.id("hf");
     let err = e.fails(&["create", &id]);
     if is_berth() {
-        assert!(err.contains("createRuntime hook") && err.contains("exit status 3") && err.contains("boom"), "{err}");
+        assert!(
+            err.contains("createRuntime hook")
+                && err.contains("exit status 3")
+                && err.contains("boom"),
+            "{err}"
+        );
         assert_eq!(err.trim().lines().count(), 1);
     }
     e.assert_clean();
@@ -72,7 +90,10 @@ fn failing_create_runtime_hook_fails_create_and_cleans_up() {
 #[test]
 fn hook_timeout_kills_the_hook() {
     let mut e = Env::new("hooktimeout");
-    e.edit(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}));
+    e.edit(|c| {
+        c["hooks"] =
+            json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]})
+    });
     let id = e.id("ht");
     let t = std::time::Instant::now();
     let err = e.fails(&["create", &id]);

@@ -47,7 +47,11 @@ fn run_forwards_signals_to_the_container() {
         .unwrap();
     e.wait_status(&id, "running");
     std::thread::sleep(std::time::Duration::from_millis(100));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let st = child.wait().unwrap();
     assert_eq!(st.code(), Some(5));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "got-term\n");
@@ -219,7 +223,10 @@ fn list_shows_containers_in_table_json_and_quiet() {
     let mut lines = table.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     if !is_crun() {
-        assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
+        assert_eq!(
+            header,
+            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+        );
     }
     assert!(table.contains(&a) && table.contains("created"));
     assert!(table.contains(&b) && table.contains("running"));

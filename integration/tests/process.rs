@@ -10,7 +10,8 @@ fn env_cwd_and_user_are_applied() {
     e.edit(|c| {
         c["process"]["env"] = json!(["PATH=/bin:/sbin", "FOO=bar"]);
         c["process"]["cwd"] = "/tmp".into();
-        c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 33], "umask": 63});
+        c["process"]["user"] =
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 33], "umask": 63});
     });
     e.sh("echo $FOO; pwd; id -u; id -g; id -G; umask; echo $HOME");
     let out = e.output();
@@ -20,9 +21,15 @@ fn env_cwd_and_user_are_applied() {
     assert_eq!(lines[2], "1000");
     assert_eq!(lines[3], "1000");
     let groups: Vec<&str> = lines[4].split(' ').collect();
-    assert!(groups.contains(&"10") && groups.contains(&"33"), "{groups:?}");
+    assert!(
+        groups.contains(&"10") && groups.contains(&"33"),
+        "{groups:?}"
+    );
     assert_eq!(lines[5], "0077");
-    assert_eq!(lines[6], "/home/user", "HOME from the container's /etc/passwd");
+    assert_eq!(
+        lines[6], "/home/user",
+        "HOME from the container's /etc/passwd"
+    );
 }
 
 #[test]
@@ -33,7 +40,11 @@ fn hostname_and_domainname_are_set() {
         c["domainname"] = "example.org".into();
     });
     e.sh("hostname; cat /proc/sys/kernel/domainname");
-    let want = if is_berth() { "box1\nexample.org\n" } else { "box1\n" };
+    let want = if is_berth() {
+        "box1\nexample.org\n"
+    } else {
+        "box1\n"
+    };
     assert!(e.output().starts_with(want)); // runc 1.1 ignores domainname
 }
 
@@ -95,7 +106,10 @@ fn new_namespaces_differ_from_the_hosts() {
     let mut e = Env::new("ns");
     e.sh("for n in pid net ipc uts mnt cgroup; do readlink /proc/self/ns/$n; done");
     let out = e.output();
-    for (line, n) in out.lines().zip(["pid", "net", "ipc", "uts", "mnt", "cgroup"]) {
+    for (line, n) in out
+        .lines()
+        .zip(["pid", "net", "ipc", "uts", "mnt", "cgroup"])
+    {
         let host = std::fs::read_link(format!("/proc/self/ns/{n}")).unwrap();
         assert_ne!(line, host.to_str().unwrap(), "{n} namespace is the host's");
     }
@@ -107,7 +121,10 @@ fn new_namespaces_differ_from_the_hosts() {
 fn joins_a_network_namespace_by_path() {
     let mut e = Env::new("joinns");
     let name = format!("berthit{}", std::process::id());
-    let st = std::process::Command::new("ip").args(["netns", "add", &name]).status().unwrap();
+    let st = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap();
     assert!(st.success());
     let path = format!("/run/netns/{name}");
     e.edit(|c| {
@@ -120,7 +137,9 @@ fn joins_a_network_namespace_by_path() {
     e.args(&["readlink", "/proc/self/ns/net"]);
     let out = e.output();
     let want = std::fs::read_link("/proc/self/ns/net").unwrap();
-    let _ = std::process::Command::new("ip").args(["netns", "del", &name]).status();
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "del", &name])
+        .status();
     assert_ne!(out.trim(), want.to_str().unwrap());
     assert!(out.starts_with("net:["));
 }
@@ -128,25 +147,52 @@ fn joins_a_network_namespace_by_path() {
 #[test]
 fn host_namespaces_are_kept_when_not_configured() {
     let mut e = Env::new("hostns");
-    e.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "network" && n["type"] != "ipc"));
+    e.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "network" && n["type"] != "ipc")
+    });
     e.sh("readlink /proc/self/ns/net; readlink /proc/self/ns/ipc");
     let out = e.output();
     let mut l = out.lines();
-    assert_eq!(l.next().unwrap(), std::fs::read_link("/proc/self/ns/net").unwrap().to_str().unwrap());
-    assert_eq!(l.next().unwrap(), std::fs::read_link("/proc/self/ns/ipc").unwrap().to_str().unwrap());
+    assert_eq!(
+        l.next().unwrap(),
+        std::fs::read_link("/proc/self/ns/net")
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    assert_eq!(
+        l.next().unwrap(),
+        std::fs::read_link("/proc/self/ns/ipc")
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
 }
 
 #[test]
 fn user_namespace_maps_ids() {
     let mut e = Env::new("userns");
     // The rootfs must be owned by the mapped root for the container to use it.
-    let st = std::process::Command::new("chown").args(["-R", "100000:100000"]).arg(e.bundle.join("rootfs")).status().unwrap();
+    let st = std::process::Command::new("chown")
+        .args(["-R", "100000:100000"])
+        .arg(e.bundle.join("rootfs"))
+        .status()
+        .unwrap();
     assert!(st.success());
     e.edit(|c| {
-        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        c["mounts"].as_array_mut().unwrap().retain(|m| m["type"] != "cgroup");
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "cgroup");
     });
     e.sh("id -u; cat /proc/self/uid_map; cat /proc/self/gid_map");
     let out = e.output();
@@ -177,12 +223,21 @@ fn readonly_root_and_paths_are_enforced() {
 fn masked_paths_hide_host_data() {
     let mut e = Env::new("mask");
     // Only paths this kernel has can be checked (it has no /proc/kcore, for one).
-    let files: Vec<&str> = ["/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/kcore"]
-        .into_iter()
-        .filter(|p| std::path::Path::new(p).exists())
-        .collect();
+    let files: Vec<&str> = [
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/kcore",
+    ]
+    .into_iter()
+    .filter(|p| std::path::Path::new(p).exists())
+    .collect();
     assert!(!files.is_empty());
-    let script: String = files.iter().map(|f| format!("wc -c < {f}; ")).collect::<String>() + "ls /sys/firmware | wc -l";
+    let script: String = files
+        .iter()
+        .map(|f| format!("wc -c < {f}; "))
+        .collect::<String>()
+        + "ls /sys/firmware | wc -l";
     e.sh(&script);
     assert_eq!(e.output(), "0\n".repeat(files.len() + 1));
 }
@@ -197,10 +252,22 @@ fn default_devices_and_symlinks_exist() {
     });
     e.sh("for d in null zero full random urandom tty mydev; do stat -c '%n %F %t:%T %a %u' /dev/$d; done; readlink /dev/fd; readlink /dev/stdin; readlink /dev/ptmx; head -c 4 /dev/mydev | wc -c; echo x > /dev/null && echo ok");
     let out = e.output();
-    assert!(out.contains("/dev/null character special file 1:3 666 0"), "{out}");
-    assert!(out.contains("/dev/tty character special file 5:0 666 0"), "{out}");
-    assert!(out.contains("/dev/mydev character special file 1:5 664 1000"), "{out}");
-    assert!(out.contains("/proc/self/fd\n/proc/self/fd/0\npts/ptmx\n4\nok\n"), "{out}");
+    assert!(
+        out.contains("/dev/null character special file 1:3 666 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/dev/tty character special file 5:0 666 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/dev/mydev character special file 1:5 664 1000"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/proc/self/fd\n/proc/self/fd/0\npts/ptmx\n4\nok\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -248,7 +315,11 @@ fn preserve_fds_passes_extra_fds() {
         });
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // ls has its own directory fd open too; 3 must be there, nothing beyond 4.
     let fds = String::from_utf8_lossy(&out.stdout);
     assert!(fds.starts_with("0 1 2 3 "), "{fds}");
@@ -277,4 +348,48 @@ fn no_host_fd_leaks_into_the_container() {
     assert!(out.status.success());
     // 0, 1, 2 and ls's own directory fd: the host's fd 7 is not there.
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0 1 2 3");
+}
+
+#[test]
+fn time_namespace_offsets_shift_boottime() {
+    let mut e = Env::new("timens");
+    e.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 864000, "nanosecs": 0}});
+    });
+    e.sh("cut -d. -f1 /proc/uptime");
+    let inside: u64 = e.output().trim().parse().unwrap();
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        inside >= host as u64 + 864000 - 5,
+        "uptime {inside} vs host {host}"
+    );
+}
+
+#[test]
+fn personality_linux32_changes_uname() {
+    let mut e = Env::new("persona");
+    e.edit(|c| c["linux"]["personality"] = json!({"domain": "LINUX32"}));
+    e.args(&["uname", "-m"]);
+    assert_eq!(e.output(), "i686\n");
+}
+
+#[test]
+fn no_pivot_runs_with_chroot() {
+    let mut e = Env::new("nopivot");
+    e.sh("cat /etc/hostname; ls /");
+    let id = e.id("np");
+    let out = e.ok(&["run", "--no-pivot", &id]);
+    assert!(out.starts_with("berth\n"), "{out}");
+    assert!(!out.contains("work"), "host root visible: {out}");
+    e.assert_clean();
 }
