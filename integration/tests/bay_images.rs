@@ -510,3 +510,42 @@ fn xattr(p: &std::path::Path, name: &str) -> Option<Vec<u8>> {
     buf.truncate(n as usize);
     Some(buf)
 }
+
+#[test]
+fn import_from_a_url_fetches_the_tarball() {
+    use std::io::{Read, Write};
+    let (_d, tar) = busybox_tar("from url");
+    let body = std::fs::read(&tar).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut req = [0u8; 4096];
+        let _ = conn.read(&mut req);
+        let _ = write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = conn.write_all(&body);
+    });
+    let bay = Bay::new();
+    let url = format!("http://127.0.0.1:{port}/rootfs.tar");
+    let id = bay.ok(&["import", &url, "fromurl:1"]);
+    server.join().unwrap();
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(
+        bay.ok(&["inspect", "-f", "{{.Comment}}", "fromurl:1"])
+            .trim(),
+        format!("Imported from {url}")
+    );
+    let o = bay.fails(&[
+        "import",
+        &format!("http://127.0.0.1:{}/nothing.tar", bay_common::free_port()),
+    ]);
+    assert!(
+        o.stderr.contains("connection refused") || o.stderr.contains("Connection refused"),
+        "{}",
+        o.stderr
+    );
+}
