@@ -38,10 +38,10 @@ runtimes=()
 probe() { # name binary
   timeout -k 2 20 "$2" --root "$work/state-probe-$1" run -b "$work/plain" "probe-$1" >"$work/probe-$1.log" 2>&1
 }
-berth=${BERTH:-$root/target/release/berth}
-if [ ! -x "$berth" ]; then
+if [ -z "${BERTH:-}" ]; then
   (cd "$root" && cargo build --release -q -p berth 2>/dev/null) || true
 fi
+berth=${BERTH:-$root/target/release/berth}
 cands=()
 [ -x "$berth" ] && cands+=("berth=$berth")
 for r in crun runc; do
