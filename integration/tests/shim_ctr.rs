@@ -129,7 +129,7 @@ fn run_rm_prints_output_and_returns_the_exit_code() {
 }
 
 #[test]
-fn stdin_reaches_the_container() {
+fn stdin_and_its_end_reach_the_container() {
     let Some((_l, c)) = setup() else { return };
     let id = unique("stdin");
     let mut child = c
@@ -143,7 +143,7 @@ fn stdin_reaches_the_container() {
             &id,
             "sh",
             "-c",
-            "read line; echo got:$line",
+            "cat; echo got-eof",
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -158,7 +158,8 @@ fn stdin_reaches_the_container() {
         .expect("write stdin");
     let out = child.wait_with_output().expect("ctr run");
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "got:ping");
+    // the end of input reaches the container: cat returns
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ping\ngot-eof\n");
 }
 
 #[test]

@@ -332,13 +332,10 @@ impl ProcessIo {
         Ok(())
     }
 
-    /// CloseIO: the process sees end of file on stdin.
+    /// CloseIO: the process sees end of file on a stdin pipe; a terminal stays open (as with
+    /// containerd-shim-runc-v2), only the shim stops forwarding input to it.
     pub fn close_stdin(&self) {
-        let w = self.stdin.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let (Some(w), true) = (&w, self.paths.terminal) {
-            // EOF on a terminal is the VEOF character (^D) at the start of a line.
-            let _ = (&*w).write_all(&[4]);
-        }
+        self.stdin.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// Releases copy threads still blocked opening a FIFO nobody else opened.
