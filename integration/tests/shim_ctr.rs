@@ -277,7 +277,7 @@ fn exec_runs_in_the_container_and_returns_its_exit_code() {
 }
 
 #[test]
-fn tty_run_gets_a_terminal() {
+fn tty_run_and_tty_exec_get_a_terminal() {
     let Some((_l, c)) = setup() else { return };
     if !have("script") {
         return;
@@ -300,6 +300,29 @@ fn tty_run_gets_a_terminal() {
     );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("/dev/pts/0"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // an exec with its own terminal
+    let id = unique("ttyx");
+    c.ctr(&["run", "-d", "--runtime", SHIM, IMAGE, &id, "sleep", "1000"]);
+    let cmd = format!(
+        "ctr --address {} tasks exec -t --exec-id tx {id} sh -c 'tty; exit 8'",
+        c.sock.display()
+    );
+    let out = Command::new("script")
+        .args(["-eqc", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script");
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("/dev/pts/"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
