@@ -1,8 +1,11 @@
 //! CVE-2019-5736: a container must not be able to overwrite the berth binary through
 //! /proc/<pid>/exe of a process that is still berth (the container's init before its execve,
 //! or `/proc/self/exe` used as the container's entrypoint). Commands that put processes into
-//! containers re-execute from a sealed memfd copy, as runc does, so /proc/self/exe is a file
-//! that can never be written.
+//! containers re-execute from a file that can never be written:
+//! - a detached, read-only bind mount of the binary (open_tree + mount_setattr): no copy and
+//!   nothing added to any mount table; a write through /proc/PID/exe gets EROFS;
+//! - else (no new mount API, or no privilege) a sealed memfd copy, as runc does.
+//! A binary already on a read-only mount, or already sealed, needs neither.
 
 use nix::errno::Errno;
 use std::ffi::CString;
@@ -16,13 +19,95 @@ fn is_sealed(fd: &std::fs::File) -> bool {
     seals >= 0 && seals & SEALS == SEALS
 }
 
-/// Re-executes berth from a sealed memfd unless it already runs from one. Returns only if
-/// already sealed (or on error).
+fn on_readonly_mount(fd: &std::fs::File) -> bool {
+    nix::sys::statvfs::fstatvfs(fd)
+        .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+        .unwrap_or(false)
+}
+
+/// A detached read-only bind mount of the open file `exe`.
+fn readonly_clone(exe: &std::fs::File) -> Result<OwnedFd, Errno> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
+    const MOUNT_ATTR_RDONLY: u64 = 1;
+    // SAFETY: open_tree on a valid fd with an empty path.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            exe.as_raw_fd(),
+            c"".as_ptr(),
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    #[repr(C)]
+    struct MountAttr {
+        set: u64,
+        clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        set: MOUNT_ATTR_RDONLY,
+        clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr on the detached tree with an attr struct of the size given.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    Ok(tree)
+}
+
+fn exec_fd(fd: &OwnedFd) -> anyhow::Error {
+    let args: Vec<CString> = match std::env::args_os()
+        .map(|a| CString::new(a.into_encoded_bytes()))
+        .collect::<Result<_, _>>()
+    {
+        Ok(a) => a,
+        Err(e) => return e.into(),
+    };
+    let env: Vec<CString> = match std::env::vars_os()
+        .map(|(k, v)| {
+            let mut b = k.into_encoded_bytes();
+            b.push(b'=');
+            b.extend(v.into_encoded_bytes());
+            CString::new(b)
+        })
+        .collect::<Result<_, _>>()
+    {
+        Ok(e) => e,
+        Err(e) => return e.into(),
+    };
+    let e = nix::unistd::fexecve(fd.as_raw_fd(), &args, &env).unwrap_err();
+    anyhow::anyhow!("re-exec berth from a protected copy: {e}")
+}
+
+/// Re-executes berth from a file that can't be written, unless it already runs from one.
+/// Returns only if already protected (or on error).
 pub fn reexec_sealed() -> anyhow::Result<()> {
     let exe = std::fs::File::open("/proc/self/exe")
         .map_err(|e| anyhow::anyhow!("open /proc/self/exe: {e}"))?;
-    if is_sealed(&exe) {
+    if is_sealed(&exe) || on_readonly_mount(&exe) {
         return Ok(());
+    }
+    if let Ok(fd) = readonly_clone(&exe) {
+        return Err(exec_fd(&fd));
     }
     // SAFETY: memfd_create with a literal C name and flags.
     let fd = unsafe {
@@ -59,17 +144,5 @@ pub fn reexec_sealed() -> anyhow::Result<()> {
     if unsafe { libc::fcntl(mfd.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
         anyhow::bail!("seal berth memfd: {}", Errno::last());
     }
-    let args: Vec<CString> = std::env::args_os()
-        .map(|a| CString::new(a.into_encoded_bytes()))
-        .collect::<Result<_, _>>()?;
-    let env: Vec<CString> = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut b = k.into_encoded_bytes();
-            b.push(b'=');
-            b.extend(v.into_encoded_bytes());
-            CString::new(b)
-        })
-        .collect::<Result<_, _>>()?;
-    let e = nix::unistd::fexecve(mfd.as_raw_fd(), &args, &env).unwrap_err();
-    anyhow::bail!("re-exec berth from sealed memfd: {e}")
+    Err(exec_fd(&mfd))
 }

@@ -70,12 +70,15 @@ pub fn parse(name: &str) -> Result<u32, CapsError> {
         .ok_or_else(|| CapsError::Unknown(name.to_string()))
 }
 
-/// Highest capability the running kernel knows.
+/// Highest capability the running kernel knows (read once per process).
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 fn mask(names: &Option<Vec<String>>) -> Result<u64, CapsError> {
