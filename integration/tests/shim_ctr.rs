@@ -586,6 +586,12 @@ fn killed_shim_is_cleaned_up_by_the_delete_subcommand() {
         .expect("task pid");
     let shims = c.shim_pids();
     assert_eq!(shims.len(), 1);
+    let address = std::fs::read_to_string(c.dir.join(format!(
+        "state/io.containerd.runtime.v2.task/default/{id}/address"
+    )))
+    .expect("shim address file");
+    let socket = std::path::PathBuf::from(address.trim().trim_start_matches("unix://"));
+    assert!(socket.exists(), "shim socket {}", socket.display());
     // SAFETY: the shim of our own containerd.
     unsafe { libc::kill(shims[0], libc::SIGKILL) };
     // containerd notices, runs `containerd-shim-berth-v2 delete`, which force-deletes the
@@ -604,4 +610,9 @@ fn killed_shim_is_cleaned_up_by_the_delete_subcommand() {
         !c.ctr(&["tasks", "ls"]).contains(&id)
     });
     assert_nothing_left(&c);
+    assert!(
+        !socket.exists(),
+        "socket of the killed shim left: {}",
+        socket.display()
+    );
 }

@@ -373,6 +373,18 @@ impl Drop for Containerd {
             // SAFETY: a shim of ours left behind by a failed test.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
+        // sockets of shims that had to be killed (they live in /run/containerd/s)
+        for ns in std::fs::read_dir(self.dir.join("state/io.containerd.runtime.v2.task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for b in std::fs::read_dir(ns.path()).into_iter().flatten().flatten() {
+                if let Ok(a) = std::fs::read_to_string(b.path().join("address")) {
+                    let _ = std::fs::remove_file(a.trim().trim_start_matches("unix://"));
+                }
+            }
+        }
         let mut mounts = self.mounts();
         mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
         for m in mounts {

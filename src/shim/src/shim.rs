@@ -73,6 +73,16 @@ impl Shim for BerthShim {
             Err(e) => eprintln!("containerd-shim-berth-v2: {e}"),
         }
         mount::unmount_all(&bundle.join("rootfs")).map_err(|e| ShimError::Other(e.to_string()))?;
+        // a shim that was killed could not remove its socket
+        if let Ok(addr) = std::fs::read_to_string(bundle.join("address")) {
+            let path = addr.trim().trim_start_matches("unix://");
+            if std::fs::symlink_metadata(path)
+                .map(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+                .unwrap_or(false)
+            {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         Ok(DeleteResponse {
             exit_status: 128 + 9,
             exited_at: Some(timestamp(SystemTime::now())).into(),
