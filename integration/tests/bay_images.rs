@@ -549,3 +549,40 @@ fn import_from_a_url_fetches_the_tarball() {
         o.stderr
     );
 }
+
+#[test]
+fn prune_filters_spare_by_label_and_age() {
+    let bay = Bay::new();
+    let (_d, tar) = busybox_tar("keep me");
+    bay.ok(&[
+        "import",
+        "-c",
+        "LABEL keep=yes",
+        tar.to_str().unwrap(),
+        "kept:1",
+    ]);
+    let other = bay.import_busybox("gone:1", "prune me");
+    assert_eq!(
+        bay.ok(&["image", "prune", "-a", "-f", "--filter", "until=1h"]),
+        "Total reclaimed space: 0B\n",
+        "both are newer than an hour"
+    );
+    let out = bay.ok(&["image", "prune", "-a", "-f", "--filter", "label!=keep=yes"]);
+    assert!(
+        out.starts_with(&format!(
+            "Deleted Images:\nuntagged: gone:1\ndeleted: {other}\n"
+        )),
+        "{out}"
+    );
+    assert_eq!(bay.ok(&["images", "--format", "{{.Repository}}"]), "kept\n");
+    let o = bay.fails(&["image", "prune", "-f", "--filter", "color=red"]);
+    assert_eq!(
+        o.stderr.trim(),
+        "Error response from daemon: invalid filter 'color'"
+    );
+    let o = bay.fails(&["image", "prune", "-f", "--filter", "until=soon"]);
+    assert_eq!(
+        o.stderr.trim(),
+        "Error response from daemon: invalid filter 'until=soon'"
+    );
+}

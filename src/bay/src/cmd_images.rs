@@ -439,13 +439,58 @@ fn confirm(prompt: &str) -> Result<bool> {
     Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
-pub fn prune(engine: &Engine, a: PruneArgs) -> Result<()> {
-    if let Some(f) = a.filter.first() {
-        return Err(daemon(format!(
-            "invalid filter '{}'",
-            f.split('=').next().unwrap_or(f)
-        )));
+/// `until=` as docker takes it: a duration before now (`24h`, `90m`, `1h30m`), an RFC 3339
+/// time, or Unix seconds.
+fn parse_until(v: &str) -> Option<i64> {
+    if let Ok(secs) = v.parse::<i64>() {
+        return Some(secs);
     }
+    if let Some((s, _)) = bay_engine::timefmt::parse_rfc3339(v) {
+        return Some(s);
+    }
+    let mut total = 0i64;
+    let mut num = String::new();
+    for c in v.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: i64 = num.parse().ok()?;
+        num.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+    }
+    if !num.is_empty() || total == 0 {
+        return None;
+    }
+    Some(bay_engine::timefmt::now().0 - total)
+}
+
+pub fn prune(engine: &Engine, a: PruneArgs) -> Result<()> {
+    let mut until: Option<i64> = None;
+    let mut labels: Vec<(String, Option<String>, bool)> = Vec::new();
+    for (k, v) in parse_filters(&a.filter)? {
+        match k.as_str() {
+            "until" => {
+                until = Some(
+                    parse_until(&v).ok_or_else(|| daemon(format!("invalid filter 'until={v}'")))?,
+                )
+            }
+            "label" | "label!" => {
+                let (lk, lv) = match v.split_once('=') {
+                    Some((x, y)) => (x.to_string(), Some(y.to_string())),
+                    None => (v.clone(), None),
+                };
+                labels.push((lk, lv, k == "label"));
+            }
+            _ => return Err(daemon(format!("invalid filter '{k}'"))),
+        }
+    }
+    // `label!=k=v` arrives as key "label!" since the filter splits at the first '='.
     if !a.force {
         let warning = if a.all {
             "WARNING! This will remove all images without at least one container associated to them."
@@ -456,7 +501,20 @@ pub fn prune(engine: &Engine, a: PruneArgs) -> Result<()> {
             return Ok(());
         }
     }
-    let (events, reclaimed) = engine.prune_images(a.all)?;
+    let keep = |img: &ImageSummary| {
+        if until.is_some_and(|t| img.created >= t) {
+            return true;
+        }
+        labels.iter().any(|(k, v, must)| {
+            let has = match (img.labels.get(k), v) {
+                (Some(have), Some(want)) => have == want,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            has != *must
+        })
+    };
+    let (events, reclaimed) = engine.prune_images(a.all, &keep)?;
     if !events.is_empty() {
         println!("Deleted Images:");
         print!("{}", print_events(&events, true));

@@ -290,14 +290,18 @@ impl Engine {
         Ok(events)
     }
 
-    /// `image prune`: dangling images, or with `all` every image no container uses.
-    /// Returns the events and the bytes reclaimed.
-    pub fn prune_images(&self, all: bool) -> Result<(Vec<RemoveEvent>, u64)> {
+    /// `image prune`: dangling images, or with `all` every image no container uses, except
+    /// those `keep` spares (filters). Returns the events and the bytes reclaimed.
+    pub fn prune_images(
+        &self,
+        all: bool,
+        keep: &dyn Fn(&ImageSummary) -> bool,
+    ) -> Result<(Vec<RemoveEvent>, u64)> {
         let mut events = Vec::new();
         let mut reclaimed = 0;
         for img in self.list_images()? {
             let dangling = img.repo_tags.is_empty();
-            if !(all || dangling) || self.image_user(&img.id).is_some() {
+            if !(all || dangling) || self.image_user(&img.id).is_some() || keep(&img) {
                 continue;
             }
             let before: u64 = self.layer_bytes()?;
