@@ -616,3 +616,15 @@ fn killed_shim_is_cleaned_up_by_the_delete_subcommand() {
         socket.display()
     );
 }
+
+#[test]
+fn checkpoint_is_reported_as_not_implemented() {
+    let Some((_l, c)) = setup() else { return };
+    let id = unique("ckpt");
+    c.ctr(&["run", "-d", "--runtime", SHIM, IMAGE, &id, "sleep", "1000"]);
+    let out = c.ctr_raw("default", &["tasks", "checkpoint", &id]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not implemented"), "stderr: {err}");
+    assert_eq!(task_status(&c, &id), "RUNNING", "the task keeps running");
+}
