@@ -104,7 +104,6 @@ fn answer_all(fd: OwnedFd, errno: i32) -> Vec<i64> {
 }
 
 #[test]
-#[ignore = "berth does not hand the notify fd to listenerPath yet; passes with runc (--ignored)"]
 fn listener_gets_state_and_fd_and_answers_notified_syscalls() {
     let mut e = Env::new("sc-listen");
     let sock = e.dir.join("agent.sock");

@@ -211,9 +211,9 @@ struct Hooks<'a> {
     saved: &'a Saved,
 }
 
-impl ParentSide for Hooks<'_> {
-    fn create_runtime(&mut self, init_pid: i32) -> std::result::Result<String, ChildError> {
-        let state = OciState {
+impl Hooks<'_> {
+    fn state(&self, init_pid: i32) -> OciState {
+        OciState {
             oci_version: crate::spec::OCI_VERSION.into(),
             id: self.saved.id.clone(),
             pid: init_pid,
@@ -223,7 +223,17 @@ impl ParentSide for Hooks<'_> {
             created: self.saved.created.clone(),
             owner: String::new(),
             annotations: self.saved.annotations.clone(),
-        };
+        }
+    }
+}
+
+impl ParentSide for Hooks<'_> {
+    fn seccomp_listener(&mut self, pid: i32, fd: OwnedFd) -> std::result::Result<(), ChildError> {
+        crate::process::send_seccomp_fd(self.spec, &self.state(pid), fd)
+    }
+
+    fn create_runtime(&mut self, init_pid: i32) -> std::result::Result<String, ChildError> {
+        let state = self.state(init_pid);
         let json = serde_json::to_string(&state).unwrap_or_default();
         if let Some(h) = &self.spec.hooks {
             crate::hooks::run("prestart", &h.prestart, json.as_bytes())

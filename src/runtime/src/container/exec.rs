@@ -19,11 +19,20 @@ pub struct ExecOpts {
     pub preserve_fds: i32,
 }
 
-struct NoHooks;
+struct ExecParent<'a> {
+    spec: &'a crate::spec::Spec,
+    state: crate::state::OciState,
+}
 
-impl ParentSide for NoHooks {
+impl ParentSide for ExecParent<'_> {
     fn create_runtime(&mut self, _: i32) -> std::result::Result<String, ChildError> {
         Err(ChildError::new("unexpected hook request from exec"))
+    }
+
+    fn seccomp_listener(&mut self, pid: i32, fd: OwnedFd) -> std::result::Result<(), ChildError> {
+        let mut st = self.state.clone();
+        st.pid = pid;
+        crate::process::send_seccomp_fd(self.spec, &st, fd)
     }
 }
 
@@ -76,7 +85,10 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
         &plan,
         Some(&cgroup),
         Maps { uid: &[], gid: &[] },
-        &mut NoHooks,
+        &mut ExecParent {
+            spec: &spec,
+            state: c.oci_state(),
+        },
         &mut |ch| exec_main(&args, ch),
     )?;
     drop(c);

@@ -13,6 +13,8 @@ pub struct Exec {
     pub path: CString,
     pub argv: Vec<CString>,
     pub envp: Vec<CString>,
+    /// The seccomp notify fd, when the filter was loaded already and uses SCMP_ACT_NOTIFY.
+    pub notify: Option<std::os::fd::OwnedFd>,
 }
 
 impl Exec {
@@ -38,10 +40,13 @@ pub fn apply(p: &Process, seccomp: Option<&Filter>) -> Result<Exec, ChildError> 
     }
     let sets =
         CapSets::from_spec(p.capabilities.as_ref()).map_err(|e| ChildError::new(e.to_string()))?;
-    if !p.no_new_privileges {
-        if let Some(f) = seccomp {
-            install_seccomp(f)?;
-        }
+    // A notify fd must reach the agent through our parent, which is only there before
+    // Ready: such filters load here too (we still have CAP_SYS_ADMIN, so no_new_privs is not
+    // needed for it).
+    let mut notify = None;
+    if let Some(f) = seccomp.filter(|f| !p.no_new_privileges || f.uses_notify()) {
+        notify = crate::seccomp::install(f)
+            .map_err(|e| ChildError::new(e.to_string()))?;
     }
     // Try cwd before the switch of user (runc does both: some cwds are only reachable as root).
     let cwd_ok = nix::unistd::chdir(p.cwd.as_str()).is_ok();
@@ -87,13 +92,14 @@ pub fn apply(p: &Process, seccomp: Option<&Filter>) -> Result<Exec, ChildError> 
         path: cstr(&path, "executable path")?,
         argv,
         envp,
+        notify,
     })
 }
 
 pub fn install_seccomp(f: &Filter) -> Result<(), ChildError> {
     crate::seccomp::install(f)
         .map(|_| ())
-        .map_err(|e| ChildError::new(format!("load seccomp filter: {e}")))
+        .map_err(|e| ChildError::new(e.to_string()))
 }
 
 /// CVE-2024-21626: a cwd reached through a leaked host fd shows up as "(unreachable)".

@@ -132,7 +132,8 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
     if !a.no_new_keyring {
         join_session_keyring(a.id);
     }
-    let exec = prepare_exec(process, a.seccomp, a.preserve_fds)?;
+    let mut exec = prepare_exec(process, a.seccomp, a.preserve_fds)?;
+    hand_over_notify_fd(&mut exec, ch)?;
     ch.send(&Msg::Ready)
         .map_err(|e| ChildError::sys("sync with parent", e))?;
     // Blocks until `berth start` opens the fifo for reading.
@@ -157,7 +158,7 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
 /// The bits after `Ready` where the parent may be gone: errors go to stderr.
 fn finish(process: &Process, seccomp: Option<&Filter>, exec: &Exec) -> ChildError {
     if process.no_new_privileges {
-        if let Some(f) = seccomp {
+        if let Some(f) = seccomp.filter(|f| !f.uses_notify()) {
             if let Err(e) = finalize::install_seccomp(f) {
                 return e;
             }
@@ -181,6 +182,21 @@ fn prepare_exec(
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
     Ok(exec)
+}
+
+/// Sends the seccomp notify fd to the parent, which passes it to the agent.
+fn hand_over_notify_fd(exec: &mut Exec, ch: &Channel) -> Result<(), ChildError> {
+    let Some(fd) = exec.notify.take() else {
+        return Ok(());
+    };
+    ch.send_with_fd(&Msg::SeccompFd, Some(std::os::fd::AsRawFd::as_raw_fd(&fd)))
+        .map_err(|e| ChildError::sys("send seccomp notify fd", e))?;
+    drop(fd);
+    match ch.recv().map_err(|e| ChildError::sys("sync with parent", e))? {
+        Some(Msg::SeccompDone) => Ok(()),
+        Some(Msg::Error(e)) => Err(e),
+        _ => Err(ChildError::new("parent went away while passing the seccomp fd")),
+    }
 }
 
 /// The container's process starts with default dispositions and nothing blocked (Rust's
@@ -247,7 +263,8 @@ pub fn exec_main(a: &ExecArgs, ch: &Channel) -> Result<Infallible, ChildError> {
         drop(master);
         crate::console::attach_slave(&slave, a.process.console_size)?;
     }
-    let exec = prepare_exec(a.process, a.seccomp, a.preserve_fds)?;
+    let mut exec = prepare_exec(a.process, a.seccomp, a.preserve_fds)?;
+    hand_over_notify_fd(&mut exec, ch)?;
     ch.send(&Msg::Ready)
         .map_err(|e| ChildError::sys("sync with parent", e))?;
     Err(finish(a.process, a.seccomp, &exec))

@@ -18,6 +18,33 @@ use sync::{Channel, ChildError, Msg};
 pub trait ParentSide {
     /// prestart + createRuntime hooks; returns the state JSON the child's hooks will see.
     fn create_runtime(&mut self, init_pid: i32) -> Result<String, ChildError>;
+
+    /// Hands a seccomp notify fd of process `pid` to `linux.seccomp.listenerPath`.
+    fn seccomp_listener(&mut self, pid: i32, fd: std::os::fd::OwnedFd) -> Result<(), ChildError>;
+}
+
+/// The runtime-spec state of a container process, as hooks and seccomp agents see it.
+pub fn send_seccomp_fd(
+    spec: &Spec,
+    state: &crate::state::OciState,
+    fd: std::os::fd::OwnedFd,
+) -> Result<(), ChildError> {
+    let Some(sc) = spec.linux().seccomp.as_ref() else {
+        return Ok(());
+    };
+    let Some(path) = sc.listener_path.as_deref() else {
+        // Without a listener the fd has no reader: dropping it makes notified syscalls fail
+        // with ENOSYS, which is what the kernel does without an agent.
+        return Ok(());
+    };
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    crate::seccomp::send_to_listener(
+        path,
+        std::os::fd::AsFd::as_fd(&fd),
+        &json,
+        sc.listener_metadata.as_deref(),
+    )
+    .map_err(|e| ChildError::new(format!("send seccomp notify fd to {path}: {e}")))
 }
 
 /// Parent's view of the user namespace maps to write when the child asks.
@@ -108,8 +135,8 @@ fn drive(
     ch.send(&Msg::Go)
         .map_err(|e| ChildError::sys("sync with child", e))?;
     loop {
-        let msg = ch
-            .recv()
+        let (msg, mut fds) = ch
+            .recv_with_fds()
             .map_err(|e| ChildError::sys("sync with child", e))?;
         match msg {
             None => return Err(exited_early(procs)),
@@ -127,6 +154,14 @@ fn drive(
                 let pid = procs.init.unwrap_or(procs.stage);
                 let state = parent.create_runtime(pid)?;
                 ch.send(&Msg::HooksDone(state))
+                    .map_err(|e| ChildError::sys("sync with child", e))?;
+            }
+            Some(Msg::SeccompFd) => {
+                let fd = fds
+                    .pop()
+                    .ok_or_else(|| ChildError::new("seccomp notify fd missing"))?;
+                parent.seccomp_listener(procs.init.unwrap_or(procs.stage), fd)?;
+                ch.send(&Msg::SeccompDone)
                     .map_err(|e| ChildError::sys("sync with child", e))?;
             }
             Some(Msg::Ready) => {

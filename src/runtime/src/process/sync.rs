@@ -15,6 +15,9 @@
 //!   prestart + createRuntime hooks
 //!   HooksDone(state json) ───────────▶ createContainer hooks, pivot_root, console, sysctl,
 //!                                      masked/ro paths, user, caps, exec path lookup
+//!      ◀──────────────────────────── SeccompFd + fd        (only with SCMP_ACT_NOTIFY)
+//!   send fd + state to listenerPath
+//!   SeccompDone ─────────────────────▶
 //!      ◀──────────────────────────── Ready                 then blocks on exec.fifo
 //! ```
 //! Any step may answer `Error` instead; the child then exits and the parent cleans up.
@@ -71,6 +74,8 @@ pub enum Msg {
     InitPid(i32),
     CreateRuntime,
     HooksDone(String),
+    SeccompFd,
+    SeccompDone,
     Ready,
     Error(ChildError),
 }
@@ -105,13 +110,17 @@ impl Channel {
 
     /// Receives one message; `Ok(None)` when the peer closed its end (exited).
     pub fn recv(&self) -> Result<Option<Msg>, Errno> {
-        let (data, _) = recv_fds(self.fd.as_raw_fd(), 64 * 1024)?;
+        self.recv_with_fds().map(|(m, _)| m)
+    }
+
+    /// Receives one message and the fds sent with it.
+    pub fn recv_with_fds(&self) -> Result<(Option<Msg>, Vec<OwnedFd>), Errno> {
+        let (data, fds) = recv_fds(self.fd.as_raw_fd(), 64 * 1024)?;
         if data.is_empty() {
-            return Ok(None);
+            return Ok((None, fds));
         }
-        serde_json::from_slice(&data)
-            .map(Some)
-            .map_err(|_| Errno::EBADMSG)
+        let msg = serde_json::from_slice(&data).map_err(|_| Errno::EBADMSG)?;
+        Ok((Some(msg), fds))
     }
 }
 
