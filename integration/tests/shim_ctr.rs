@@ -81,7 +81,16 @@ impl Events {
                 continue;
             }
             if let Some(t) = l.split_whitespace().find(|w| w.starts_with("/tasks/")) {
-                topics.push(t.to_string());
+                // exits are told apart by process id: /tasks/exit:<id>
+                let who = l
+                    .split("\"id\":\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .filter(|_| t == "/tasks/exit");
+                topics.push(match who {
+                    Some(w) => format!("{t}:{w}"),
+                    None => t.to_string(),
+                });
                 if t == last {
                     break;
                 }
@@ -365,6 +374,17 @@ fn events_arrive_in_lifecycle_order() {
     let id = unique("events");
     c.ctr(&["run", "-d", "--runtime", SHIM, IMAGE, &id, "sleep", "1000"]);
     c.ctr(&["tasks", "exec", "--exec-id", "ev1", &id, "true"]);
+    // an exec still running when the init dies: its exit is reported first
+    c.ctr(&[
+        "tasks",
+        "exec",
+        "-d",
+        "--exec-id",
+        "ev2",
+        &id,
+        "sleep",
+        "1000",
+    ]);
     c.ctr(&["tasks", "kill", "-s", "SIGKILL", &id]);
     wait_until("the task to stop", Duration::from_secs(10), || {
         task_status(&c, &id) == "STOPPED"
@@ -372,13 +392,16 @@ fn events_arrive_in_lifecycle_order() {
     c.ctr(&["tasks", "delete", &id]);
     let topics = ev.topics_until(&id, "/tasks/delete", Duration::from_secs(10));
     let want = [
-        "/tasks/create",
-        "/tasks/start",
-        "/tasks/exec-added",
-        "/tasks/exec-started",
-        "/tasks/exit",
-        "/tasks/exit",
-        "/tasks/delete",
+        "/tasks/create".to_string(),
+        "/tasks/start".to_string(),
+        "/tasks/exec-added".to_string(),
+        "/tasks/exec-started".to_string(),
+        "/tasks/exit:ev1".to_string(),
+        "/tasks/exec-added".to_string(),
+        "/tasks/exec-started".to_string(),
+        "/tasks/exit:ev2".to_string(),
+        format!("/tasks/exit:{id}"),
+        "/tasks/delete".to_string(),
     ];
     assert_eq!(topics, want, "events for {id}");
 }

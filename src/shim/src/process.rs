@@ -89,6 +89,11 @@ impl Process {
         }
     }
 
+    /// Started and not yet exited.
+    pub fn is_running(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Paused)
+    }
+
     pub fn close_io(&mut self) {
         if let Some(io) = self.io.as_mut() {
             io.close();

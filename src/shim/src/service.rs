@@ -56,6 +56,8 @@ struct Container {
     cgroups: Option<Cgroups>,
     /// Without its own pid namespace, a container's other processes outlive its init.
     kill_all_on_exit: bool,
+    /// The init's exit, held back until the container's execs have exited.
+    init_exit: Option<Exit>,
 }
 
 impl Container {
@@ -156,7 +158,21 @@ impl Service {
         let Some(c) = st.containers.get_mut(&cid) else {
             return;
         };
-        let kill_all = eid.is_empty() && c.kill_all_on_exit;
+        if eid.is_empty() {
+            if c.init.status == Status::Stopped || c.init_exit.is_some() {
+                return;
+            }
+            if c.kill_all_on_exit {
+                let _ = c.runtime.kill(&c.id, &c.bundle, 9, true);
+            }
+            // containerd expects the execs' exits before the init's (they die with it)
+            if c.execs.values().any(Process::is_running) {
+                c.init_exit = Some(e);
+                return;
+            }
+            self.finish_init(c, e);
+            return;
+        }
         let Ok(p) = c.process_mut(&eid) else { return };
         if p.status == Status::Stopped {
             return;
@@ -164,15 +180,34 @@ impl Service {
         p.status = Status::Stopped;
         p.exit.set(e.status as u32, e.at);
         let pid = p.pid as u32;
-        if kill_all {
-            let _ = c.runtime.kill(&c.id, &c.bundle, 9, true);
-        }
         self.publish(
             topics::TASK_EXIT_EVENT_TOPIC,
             TaskExit {
                 container_id: cid.clone(),
-                id: if eid.is_empty() { cid.clone() } else { eid },
+                id: eid,
                 pid,
+                exit_status: e.status as u32,
+                exited_at: Some(timestamp(e.at)).into(),
+                ..Default::default()
+            },
+        );
+        if !c.execs.values().any(Process::is_running) {
+            if let Some(ie) = c.init_exit.take() {
+                self.finish_init(c, ie);
+            }
+        }
+    }
+
+    /// Records and reports the init's exit.
+    fn finish_init(&self, c: &mut Container, e: Exit) {
+        c.init.status = Status::Stopped;
+        c.init.exit.set(e.status as u32, e.at);
+        self.publish(
+            topics::TASK_EXIT_EVENT_TOPIC,
+            TaskExit {
+                container_id: c.id.clone(),
+                id: c.id.clone(),
+                pid: c.init.pid as u32,
                 exit_status: e.status as u32,
                 exited_at: Some(timestamp(e.at)).into(),
                 ..Default::default()
@@ -337,6 +372,7 @@ impl Service {
                 execs: HashMap::new(),
                 cgroups,
                 kill_all_on_exit: !has_pidns,
+                init_exit: None,
             },
         );
         Ok(CreateTaskResponse {
