@@ -92,7 +92,7 @@ pub fn run(_: Args) -> anyhow::Result<i32> {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.berth.version": env!("CARGO_PKG_VERSION"),

@@ -161,8 +161,17 @@ fn create_in(dir: &Path, lock_fd: std::os::fd::RawFd, c: &Ctx) -> Result<Saved> 
         systemd_cgroup: o.systemd_cgroup,
     };
     let cg_path = c.cgroup.path().to_string();
-    let state_dir = crate::sys::openat2(libc::AT_FDCWD, &dir.to_string_lossy(), libc::O_PATH | libc::O_DIRECTORY, 0, 0)
-        .map_err(|e| Error::Io { op: format!("open {}", dir.display()), source: e.into() })?;
+    let state_dir = crate::sys::openat2(
+        libc::AT_FDCWD,
+        &dir.to_string_lossy(),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+        0,
+    )
+    .map_err(|e| Error::Io {
+        op: format!("open {}", dir.display()),
+        source: e.into(),
+    })?;
     let args = InitArgs {
         spec: c.spec,
         bundle: c.bundle,
@@ -188,6 +197,9 @@ fn create_in(dir: &Path, lock_fd: std::os::fd::RawFd, c: &Ctx) -> Result<Saved> 
         Maps {
             uid: &linux.uid_mappings,
             gid: &linux.gid_mappings,
+            mounts: &c.spec.mounts,
+            bundle: c.bundle,
+            userns: c.spec.namespace(crate::spec::NamespaceType::User).is_some(),
         },
         &mut parent,
         &mut |ch| {

@@ -84,7 +84,7 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
     let pid = spawn(
         &plan,
         Some(&cgroup),
-        Maps { uid: &[], gid: &[] },
+        Maps::none(),
         &mut ExecParent {
             spec: &spec,
             state: c.oci_state(),

@@ -45,8 +45,7 @@ pub fn apply(p: &Process, seccomp: Option<&Filter>) -> Result<Exec, ChildError> 
     // needed for it).
     let mut notify = None;
     if let Some(f) = seccomp.filter(|f| !p.no_new_privileges || f.uses_notify()) {
-        notify = crate::seccomp::install(f)
-            .map_err(|e| ChildError::new(e.to_string()))?;
+        notify = crate::seccomp::install(f).map_err(|e| ChildError::new(e.to_string()))?;
     }
     // Try cwd before the switch of user (runc does both: some cwds are only reachable as root).
     let cwd_ok = nix::unistd::chdir(p.cwd.as_str()).is_ok();

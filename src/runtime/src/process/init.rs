@@ -63,13 +63,15 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
         write_file("/proc/self/oom_score_adj", &adj.to_string())?;
     }
     let userns = a.spec.namespace(NamespaceType::User).is_some();
-    rootfs::prepare(&rootfs::Prepare {
+    let idmapped = super::request_idmapped(a.spec, ch)?;
+    rootfs::prepare(rootfs::Prepare {
         spec: a.spec,
         rootfs: a.rootfs,
         bundle: a.bundle,
         userns,
         cgroupns: a.plan.new_cgroup,
         cgroup_path: a.cgroup_path,
+        idmapped,
     })?;
     let state_json = if needs_hook_sync(a.spec) {
         ch.send(&Msg::CreateRuntime)
@@ -137,14 +139,8 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
     ch.send(&Msg::Ready)
         .map_err(|e| ChildError::sys("sync with parent", e))?;
     // Blocks until `berth start` opens the fifo for reading.
-    let fifo = crate::sys::openat2(
-        a.state_dir,
-        crate::state::FIFO,
-        libc::O_WRONLY,
-        0,
-        0,
-    )
-    .map_err(|e| ChildError::sys("open exec fifo", e))?;
+    let fifo = crate::sys::openat2(a.state_dir, crate::state::FIFO, libc::O_WRONLY, 0, 0)
+        .map_err(|e| ChildError::sys("open exec fifo", e))?;
     nix::unistd::write(&fifo, b"0").map_err(|e| ChildError::sys("write exec fifo", e))?;
     drop(fifo);
     let _ = nix::unistd::close(a.state_dir);
@@ -192,10 +188,15 @@ fn hand_over_notify_fd(exec: &mut Exec, ch: &Channel) -> Result<(), ChildError> 
     ch.send_with_fd(&Msg::SeccompFd, Some(std::os::fd::AsRawFd::as_raw_fd(&fd)))
         .map_err(|e| ChildError::sys("send seccomp notify fd", e))?;
     drop(fd);
-    match ch.recv().map_err(|e| ChildError::sys("sync with parent", e))? {
+    match ch
+        .recv()
+        .map_err(|e| ChildError::sys("sync with parent", e))?
+    {
         Some(Msg::SeccompDone) => Ok(()),
         Some(Msg::Error(e)) => Err(e),
-        _ => Err(ChildError::new("parent went away while passing the seccomp fd")),
+        _ => Err(ChildError::new(
+            "parent went away while passing the seccomp fd",
+        )),
     }
 }
 

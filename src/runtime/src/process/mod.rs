@@ -7,7 +7,7 @@ pub mod namespaces;
 pub mod sync;
 
 use crate::cgroups;
-use crate::spec::{IdMapping, Spec};
+use crate::spec::{IdMapping, Mount, Spec};
 use namespaces::NsPlan;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -51,6 +51,24 @@ pub fn send_seccomp_fd(
 pub struct Maps<'a> {
     pub uid: &'a [IdMapping],
     pub gid: &'a [IdMapping],
+    /// The config's mounts and bundle, for the idmapped mounts the parent makes.
+    pub mounts: &'a [Mount],
+    pub bundle: &'a std::path::Path,
+    /// Whether the container has a user namespace of its own (for `idmap` without mappings).
+    pub userns: bool,
+}
+
+impl Maps<'_> {
+    /// No maps and no mounts: for exec.
+    pub fn none() -> Maps<'static> {
+        Maps {
+            uid: &[],
+            gid: &[],
+            mounts: &[],
+            bundle: std::path::Path::new(""),
+            userns: false,
+        }
+    }
 }
 
 /// Runs `child` in a new process under `plan`, drives the protocol until the child reports
@@ -145,6 +163,21 @@ fn drive(
                 ch.send(&Msg::MapDone)
                     .map_err(|e| ChildError::sys("sync with child", e))?;
             }
+            Some(Msg::IdmapRequest) => {
+                let pid = procs.init.unwrap_or(procs.stage);
+                for m in maps
+                    .mounts
+                    .iter()
+                    .filter(|m| crate::rootfs::idmap::wanted(m))
+                {
+                    let fd =
+                        crate::rootfs::idmap::make(m, maps.bundle, maps.userns.then_some(pid))?;
+                    ch.send_with_fd(&Msg::IdmapFd, Some(std::os::fd::AsRawFd::as_raw_fd(&fd)))
+                        .map_err(|e| ChildError::sys("sync with child", e))?;
+                }
+                ch.send(&Msg::IdmapDone)
+                    .map_err(|e| ChildError::sys("sync with child", e))?;
+            }
             Some(Msg::InitPid(pid)) => {
                 procs.init = Some(pid);
                 // Stage 1 exits right after sending the pid.
@@ -174,6 +207,37 @@ fn drive(
                 return Err(ChildError::new(format!(
                     "unexpected message from child: {other:?}"
                 )))
+            }
+        }
+    }
+}
+
+/// Child side: asks the parent for the config's idmapped mounts, in config order.
+pub fn request_idmapped(
+    spec: &Spec,
+    ch: &Channel,
+) -> Result<Vec<std::os::fd::OwnedFd>, ChildError> {
+    let mut out = Vec::new();
+    if !spec.mounts.iter().any(crate::rootfs::idmap::wanted) {
+        return Ok(out);
+    }
+    ch.send(&Msg::IdmapRequest)
+        .map_err(|e| ChildError::sys("sync with parent", e))?;
+    loop {
+        let (msg, mut fds) = ch
+            .recv_with_fds()
+            .map_err(|e| ChildError::sys("sync with parent", e))?;
+        match msg {
+            Some(Msg::IdmapFd) => out.push(
+                fds.pop()
+                    .ok_or_else(|| ChildError::new("idmapped mount fd missing"))?,
+            ),
+            Some(Msg::IdmapDone) => return Ok(out),
+            Some(Msg::Error(e)) => return Err(e),
+            _ => {
+                return Err(ChildError::new(
+                    "parent went away while making idmapped mounts",
+                ))
             }
         }
     }
@@ -242,7 +306,9 @@ pub fn enter_namespaces(
         // waits on a pipe until stage 1 has sent InitPid.
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| ChildError::sys("pipe", e))?;
-        match crate::sys::clone_fork(0).map_err(|e| ChildError::sys("fork into pid namespace", e))? {
+        match crate::sys::clone_fork(0)
+            .map_err(|e| ChildError::sys("fork into pid namespace", e))?
+        {
             crate::sys::Forked::Parent(pid) => {
                 let _ = ch.send(&Msg::InitPid(pid));
                 let _ = nix::unistd::write(&w, b"1");

@@ -10,6 +10,10 @@
 //!   write uid_map/gid_map
 //!   MapDone ─────────────────────────▶ unshare the other namespaces, fork if pid/time ns
 //!      ◀──────────────────────────── InitPid(pid)          (only when stage 1 forked)
+//!      ◀──────────────────────────── IdmapRequest          (only with idmapped mounts)
+//!   open_tree + mount_setattr(IDMAP)
+//!   IdmapFd + fd (one per mount) ────▶
+//!   IdmapDone ───────────────────────▶
 //!                                      init: cgroup ns, mounts, devices
 //!      ◀──────────────────────────── CreateRuntime         (only with hooks)
 //!   prestart + createRuntime hooks
@@ -72,6 +76,9 @@ pub enum Msg {
     MapRequest,
     MapDone,
     InitPid(i32),
+    IdmapRequest,
+    IdmapFd,
+    IdmapDone,
     CreateRuntime,
     HooksDone(String),
     SeccompFd,

@@ -3,6 +3,7 @@
 
 mod cgroupfs;
 pub mod devices;
+pub mod idmap;
 pub mod mounts;
 pub mod options;
 pub mod paths;
@@ -40,10 +41,12 @@ pub struct Prepare<'a> {
     pub userns: bool,
     pub cgroupns: bool,
     pub cgroup_path: &'a str,
+    /// Idmapped mounts from the parent, see `idmap`.
+    pub idmapped: Vec<OwnedFd>,
 }
 
 /// Everything before pivot_root. Runs in the container's (new) mount namespace.
-pub fn prepare(p: &Prepare) -> Result<(), ChildError> {
+pub fn prepare(p: Prepare) -> Result<(), ChildError> {
     let linux = p.spec.linux();
     let prop = linux
         .rootfs_propagation
@@ -78,6 +81,7 @@ pub fn prepare(p: &Prepare) -> Result<(), ChildError> {
         userns: p.userns,
         cgroupns: p.cgroupns,
         cgroup_path: p.cgroup_path,
+        idmapped: std::cell::RefCell::new(p.idmapped.into()),
     };
     for m in &p.spec.mounts {
         mounts::mount_one(&ctx, m)?;

@@ -16,6 +16,8 @@ pub struct MountCtx<'a> {
     pub userns: bool,
     pub cgroupns: bool,
     pub cgroup_path: &'a str,
+    /// Detached idmapped mounts made by the parent, one per idmapped mount, in config order.
+    pub idmapped: std::cell::RefCell<std::collections::VecDeque<OwnedFd>>,
 }
 
 fn flags(bits: libc::c_ulong) -> MsFlags {
@@ -73,16 +75,16 @@ fn locked_flags(path: &str) -> libc::c_ulong {
 
 pub fn mount_one(ctx: &MountCtx, m: &Mount) -> Result<(), ChildError> {
     let opts = MountOptions::parse(&m.options);
-    if opts.idmap || !m.uid_mappings.is_empty() {
-        return Err(ChildError::new(format!(
-            "mount {}: idmapped mounts are not supported yet",
-            m.destination
-        )));
+    if super::idmap::wanted(m) {
+        let tree = ctx.idmapped.borrow_mut().pop_front().ok_or_else(|| {
+            ChildError::new(format!("mount {}: idmapped mount missing", m.destination))
+        })?;
+        return bind(ctx, m, &opts, Some(tree));
     }
     let typ = m.typ.as_deref().unwrap_or("");
     let dest = m.destination.as_str();
     if typ == "bind" || opts.is_bind() {
-        return bind(ctx, m, &opts);
+        return bind(ctx, m, &opts, None);
     }
     if typ == "cgroup" || typ == "cgroup2" {
         return super::cgroupfs::mount_cgroup(ctx, m, &opts);
@@ -135,7 +137,13 @@ pub fn mount_one(ctx: &MountCtx, m: &Mount) -> Result<(), ChildError> {
     apply_after(ctx, dest, &opts)
 }
 
-fn bind(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<(), ChildError> {
+/// A bind mount, or with `tree` the attach of an idmapped clone the parent made.
+fn bind(
+    ctx: &MountCtx,
+    m: &Mount,
+    opts: &MountOptions,
+    tree: Option<OwnedFd>,
+) -> Result<(), ChildError> {
     let dest = m.destination.as_str();
     let src = m
         .source
@@ -156,14 +164,17 @@ fn bind(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<(), ChildError
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
     let target = paths::open_or_create(ctx.root, dest, kind)?;
     let rec = opts.flags & libc::MS_REC;
-    do_mount(
-        Some(&src_str),
-        &target,
-        dest,
-        None,
-        libc::MS_BIND | rec,
-        None,
-    )?;
+    match tree {
+        Some(t) => super::idmap::attach(&t, &target, dest)?,
+        None => do_mount(
+            Some(&src_str),
+            &target,
+            dest,
+            None,
+            libc::MS_BIND | rec,
+            None,
+        )?,
+    }
     let wanted = opts.flags
         & (libc::MS_RDONLY
             | libc::MS_NOSUID
@@ -203,7 +214,7 @@ fn apply_after(ctx: &MountCtx, dest: &str, opts: &MountOptions) -> Result<(), Ch
         do_mount(None, &top, dest, None, *p, None)?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
-        mount_setattr(&top, opts.rec_set, opts.rec_clr)
+        mount_setattr(&top, true, opts.rec_set, opts.rec_clr, None)
             .map_err(|e| ChildError::sys(format!("set recursive mount options on {dest}"), e))?;
     }
     Ok(())
@@ -217,21 +228,29 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-fn mount_setattr(fd: &OwnedFd, set: u64, clr: u64) -> Result<(), Errno> {
+/// mount_setattr(2) on the mount `fd` refers to (and with `recursive` those below it).
+pub fn mount_setattr(
+    fd: &OwnedFd,
+    recursive: bool,
+    set: u64,
+    clr: u64,
+    userns: Option<&OwnedFd>,
+) -> Result<(), Errno> {
     let attr = MountAttr {
         attr_set: set,
         attr_clr: clr,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd: userns.map_or(0, |u| u.as_raw_fd() as u64),
     };
     const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let rec = if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: valid fd, empty path with AT_EMPTY_PATH, attr struct of the size passed.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE,
+            libc::AT_EMPTY_PATH as libc::c_uint | rec,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )

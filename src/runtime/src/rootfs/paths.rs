@@ -34,9 +34,17 @@ fn normalize(path: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-fn open_or_create_at(root: &OwnedFd, path: &str, kind: Kind, depth: u32) -> Result<OwnedFd, ChildError> {
+fn open_or_create_at(
+    root: &OwnedFd,
+    path: &str,
+    kind: Kind,
+    depth: u32,
+) -> Result<OwnedFd, ChildError> {
     if depth > 40 {
-        return Err(ChildError::sys(format!("resolve {path} in rootfs"), Errno::ELOOP));
+        return Err(ChildError::sys(
+            format!("resolve {path} in rootfs"),
+            Errno::ELOOP,
+        ));
     }
     let rel = path.trim_start_matches('/');
     if rel.is_empty() {
@@ -73,7 +81,11 @@ fn open_or_create_at(root: &OwnedFd, path: &str, kind: Kind, depth: u32) -> Resu
                 if let Ok(target) = nix::fcntl::readlinkat(Some(cur.as_raw_fd()), *comp) {
                     let target = target.to_string_lossy().into_owned();
                     let parent = sofar.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-                    let base = if target.starts_with('/') { target } else { format!("{parent}/{target}") };
+                    let base = if target.starts_with('/') {
+                        target
+                    } else {
+                        format!("{parent}/{target}")
+                    };
                     let rest = comps[i + 1..].join("/");
                     let full = normalize(&format!("{base}/{rest}"));
                     return open_or_create_at(root, &full, kind, depth + 1);
