@@ -5,7 +5,7 @@
 //!
 //! Binaries: the shim is `$BERTH_TEST_SHIM` or `<target>/debug/containerd-shim-berth-v2`
 //! (build it first: `cargo build -p containerd-shim-berth-v2`); the runtime it drives is
-//! `$BERTH_TEST_RUNTIME` (default /usr/sbin/runc).
+//! `$BERTH_TEST_RUNTIME` (default: the workspace's target/debug/berth).
 #![allow(dead_code)]
 
 use std::fs::{File, OpenOptions};
@@ -60,7 +60,7 @@ pub fn shim_binary() -> PathBuf {
 pub fn test_runtime() -> PathBuf {
     let p = std::env::var_os("BERTH_TEST_RUNTIME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| "/usr/sbin/runc".into());
+        .unwrap_or_else(berth_integration::runtime_bin);
     assert!(
         p.is_file(),
         "runtime {} not found (BERTH_TEST_RUNTIME)",

@@ -169,10 +169,13 @@ pub fn run(g: &Global, a: Args) -> anyhow::Result<i32> {
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
         bail!("intel RDT is not supported by berth");
     }
-    let res = match &a.resources {
+    let mut res = match &a.resources {
         Some(src) => read_resources(src)?,
         None => from_flags(&a)?,
     };
+    // Like runc, update leaves device rules alone: containerd's CRI resends the spec's whole
+    // device list with every UpdateContainerResources.
+    res.devices.clear();
     let c = Container::load(&g.root, &a.id)?;
     if c.status() == Status::Stopped {
         bail!("cannot update container {}: it is stopped", a.id);
