@@ -34,6 +34,12 @@ impl ConsoleSocket {
             }
         };
         stream.set_nonblocking(false)?;
+        // A runtime may connect and then never send the fd; recvmsg honours SO_RCVTIMEO.
+        stream.set_read_timeout(Some(
+            until
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100)),
+        ))?;
         Ok(std::fs::File::from(recv_fd(&stream)?))
     }
 }

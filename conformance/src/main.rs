@@ -13,6 +13,7 @@ mod reap;
 mod runtime;
 mod spec;
 mod tap;
+mod watchdog;
 
 use anyhow::{bail, Context, Result};
 use cases::{Case, Ctx, Stop};
@@ -140,7 +141,9 @@ fn run_in(args: &Args, cases: &[Case], runtime: &Path, work: &Path) -> Result<bo
     if refuses_host {
         println!("# the runtime refuses this host's hybrid cgroup layout: cases that fail are reported as skipped");
     }
+    let watchdog = watchdog::start();
     for (i, case) in cases.iter().enumerate() {
+        watchdog.enter(case.name);
         if args.self_test {
             rt.env = case.sabotage.env();
             rt.env.push((

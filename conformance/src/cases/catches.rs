@@ -50,6 +50,7 @@ pub fn expected(case: &str) -> &'static str {
         }
         "config.process.oom-score-adj"
         | "config.process.oom-score-adj-unset"
+        | "config.process.oom-score-adj-zero"
         | "config.process.oom-score-adj-negative" => "oomScoreAdj",
         "config.process.console-size-ignored"
         | "config.extensibility.unknown-properties"

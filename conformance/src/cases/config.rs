@@ -227,6 +227,10 @@ fn oom(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
     cfg["process"]["oomScoreAdj"] = json!(500);
 }
 
+fn oom_zero(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
+    cfg["process"]["oomScoreAdj"] = json!(0);
+}
+
 fn oom_negative(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
     cfg["process"]["oomScoreAdj"] = json!(-500);
 }
@@ -361,7 +365,8 @@ pub fn cases() -> Vec<Case> {
         ck("config.process.no-new-privileges", "config.md#linux-process: noNewPrivileges true", baseline, jq(".process.noNewPrivileges = false")),
         ck("config.process.no-new-privileges-false", "config.md#linux-process: noNewPrivileges false", nnp_false, jq(".process.noNewPrivileges = true")),
         ck("config.process.oom-score-adj", "config.md#linux-process: if oomScoreAdj is set the runtime MUST set oom_score_adj", oom, jq("del(.process.oomScoreAdj)")),
-        ck("config.process.oom-score-adj-unset", "config.md#linux-process: if oomScoreAdj is not set the runtime MUST NOT change oom_score_adj", baseline, jq(".process.oomScoreAdj = 0")),
+        ck("config.process.oom-score-adj-unset", "config.md#linux-process: if oomScoreAdj is not set the runtime MUST NOT change oom_score_adj", baseline, jq(".process.oomScoreAdj = 7")),
+        ck("config.process.oom-score-adj-zero", "config.md#linux-process: oomScoreAdj set to 0 MUST be applied (the runtime runs at 123)", oom_zero, jq("del(.process.oomScoreAdj)")),
         ck("config.process.console-size-ignored", "config.md#process: runtimes MUST ignore consoleSize if terminal is false", console_size, reject_if("(.process // {}) | has(\"consoleSize\")")),
         ck("config.hostname", "config.md#hostname: the container's hostname", hostname, jq("del(.hostname)")),
         ck("config.domainname", "config.md#domainname: the container's domainname (spec 1.1)", domainname, jq("del(.domainname)")),
