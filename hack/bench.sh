@@ -95,6 +95,9 @@ revert_cgroup_fix() {
 }
 
 cleanup() {
+  # Best effort to the end: one failing step must not skip the rest.
+  set +e
+  trap - ERR
   local rt name bin st id
   for rt in "${cands[@]}"; do
     name=${rt%%=*} bin=${rt#*=} st=$work/state-$name
@@ -104,13 +107,15 @@ cleanup() {
     done
   done
   # No mount should be left in the host namespace; if one is, it must not keep rm from working.
-  grep -o " $work/[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  grep -o " $work/[^ ]*" /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m"; done
   rm -rf "$work"
   revert_cgroup_fix
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+hf_pid=
+trap '[ -z "$hf_pid" ] || kill "$hf_pid" 2>/dev/null; exit 130' INT TERM
+trap 'echo "bench.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -166,8 +171,13 @@ for rt in "${runtimes[@]}"; do
   args+=(-n "cycle/$name" "/bin/sh $work/cycle-$name.sh")
 done
 echo "== hyperfine: $runs runs per command after $warmup warm-ups" >&2
+# In the background so that Ctrl-C reaches our trap at once (hyperfine itself only skips to the
+# next command on SIGINT); the trap stops it.
 hyperfine -N --style basic --warmup "$warmup" --runs "$runs" --export-json "$work/hyperfine.json" \
-  "${args[@]}" >&2
+  "${args[@]}" >&2 &
+hf_pid=$!
+wait "$hf_pid"
+hf_pid=
 
 # 2. peak RSS, runtimes interleaved so load drifts hit them alike.
 echo "== peak RSS: $rss_runs runs each" >&2
@@ -207,7 +217,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "quick=$quick"
   for rt in "${runtimes[@]}"; do
     name=${rt%%=*} bin=${rt#*=}
-    v=$("$bin" --version 2>/dev/null | head -1 | awk '{print $NF}')
+    # awk reads everything: `head -1` could SIGPIPE the runtime and fail the pipeline
+    v=$("$bin" --version 2>/dev/null | awk 'NR == 1 {print $NF}')
     [ "$name" = berth ] && v="$v, commit $("$bin" --version | awk '/^commit/ {print $2}'), release build"
     echo "version_$name=$bin $v"
   done
