@@ -473,3 +473,70 @@ fn cgroup_device_rules(config: &Value) -> impl Fn(&Value) -> Option<bool> + '_ {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn mi(optional: &[&str]) -> MountInfo {
+        MountInfo {
+            mount_point: "/".into(),
+            opts: vec![],
+            optional: optional.iter().map(|s| s.to_string()).collect(),
+            fstype: "ext4".into(),
+            super_opts: vec![],
+        }
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape("/a\\040b"), "/a b");
+        assert_eq!(unescape("/plain"), "/plain");
+    }
+
+    #[test]
+    fn sizes_parse_with_suffixes() {
+        assert_eq!(parse_size("65536k"), Some(65536 * 1024));
+        assert_eq!(parse_size("2m"), Some(2 << 20));
+        assert_eq!(parse_size("1g"), Some(1 << 30));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn propagation_comes_from_optional_fields() {
+        assert_eq!(propagation(&mi(&["shared:3"])), "shared");
+        assert_eq!(propagation(&mi(&["master:1"])), "slave");
+        assert_eq!(propagation(&mi(&["unbindable"])), "unbindable");
+        assert_eq!(propagation(&mi(&[])), "private");
+    }
+
+    #[test]
+    fn device_rules_last_match_wins_and_unnamed_devices_are_undecided() {
+        let cfg = json!({"linux": {"resources": {"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"},
+            {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rw"},
+            {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "r"}
+        ]}}});
+        let decide = cgroup_device_rules(&cfg);
+        assert_eq!(
+            decide(&json!({"type": "c", "major": 10, "minor": 229})),
+            Some(false)
+        );
+        assert_eq!(
+            decide(&json!({"type": "c", "major": 10, "minor": 200})),
+            Some(true)
+        );
+        assert_eq!(decide(&json!({"type": "c", "major": 1, "minor": 3})), None);
+    }
+
+    #[test]
+    fn device_numbers_split_like_the_kernel() {
+        // makedev(10, 229) and a large minor.
+        assert_eq!((major(0xae5), minor(0xae5)), (10, 229));
+        let dev = (259u64 << 8) | (0x12345u64 & 0xff) | ((0x12345u64 & !0xff) << 12);
+        assert_eq!((major(dev), minor(dev)), (259, 0x12345));
+    }
+}

@@ -469,3 +469,16 @@ fn check_sched(tap: &mut Tap, p: &Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn capability_names_map_to_bits() {
+        assert_eq!(cap_mask(&json!(["CAP_CHOWN", "CAP_KILL"])), 1 | (1 << 5));
+        assert_eq!(cap_mask(&json!(["CAP_CONFORMANCE_BOGUS"])), 0);
+        assert_eq!(cap_names(1 << 10), "[NET_BIND_SERVICE]");
+    }
+}
