@@ -25,11 +25,11 @@ pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
     let c = Container::load(root, id)?;
     let status = c.status();
     if status == Status::Stopped {
-        return Err(Error::WrongState {
-            action: "kill",
-            id: id.to_string(),
-            status,
-        });
+        // containerd's runc shim recognises exactly runc's "container not running" and treats
+        // it as "process already finished".
+        return Err(Error::Invalid(format!(
+            "cannot kill container {id}: container not running"
+        )));
     }
     if all {
         signal_all(&c, sig)?;
@@ -44,12 +44,16 @@ pub fn kill(root: &Path, id: &str, sig: Signal, all: bool) -> Result<()> {
 /// Signals every process of the container. Like runc, the cgroup is frozen meanwhile so no
 /// process can fork past the signal, and thawed afterwards so the signal is delivered.
 pub fn signal_all(c: &Container, sig: Signal) -> Result<()> {
-    let cg = c.cgroup()?;
-    let froze = cg.freeze().is_ok();
+    let cg = if c.saved.no_cgroup {
+        None
+    } else {
+        Some(c.cgroup()?)
+    };
+    let froze = cg.as_ref().is_some_and(|cg| cg.freeze().is_ok());
     for pid in super::pids(c)? {
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
     }
-    if froze || cg.is_frozen().unwrap_or(false) {
+    if let Some(cg) = cg.filter(|cg| froze || cg.is_frozen().unwrap_or(false)) {
         let _ = cg.thaw();
     }
     Ok(())
