@@ -89,7 +89,10 @@ fn main() {
     let Some(cmd) = cli.cmd else {
         std::process::exit(1);
     };
-    log::debug(&format!("berth {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")));
+    log::debug(&format!(
+        "berth {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    ));
     if cmd.enters_container() {
         if let Err(e) = sealed::reexec_sealed() {
             log::error(&format!("{e:#}"));

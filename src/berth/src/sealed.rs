@@ -5,13 +5,15 @@
 //! - a detached, read-only bind mount of the binary (open_tree + mount_setattr): no copy and
 //!   nothing added to any mount table; a write through /proc/PID/exe gets EROFS;
 //! - else (no new mount API, or no privilege) a sealed memfd copy, as runc does.
+//!
 //! A binary already on a read-only mount, or already sealed, needs neither.
 
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-const SEALS: libc::c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+const SEALS: libc::c_int =
+    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
 fn is_sealed(fd: &std::fs::File) -> bool {
     // SAFETY: F_GET_SEALS on an fd we own; non-memfd files answer EINVAL.
@@ -121,12 +123,20 @@ pub fn reexec_sealed() -> anyhow::Result<()> {
     }
     // SAFETY: fd returned by memfd_create above.
     let mfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let len = exe.metadata().map_err(|e| anyhow::anyhow!("stat /proc/self/exe: {e}"))?.len();
+    let len = exe
+        .metadata()
+        .map_err(|e| anyhow::anyhow!("stat /proc/self/exe: {e}"))?
+        .len();
     let mut copied = 0u64;
     while copied < len {
         // SAFETY: valid fds; sendfile advances the source offset itself (offset null).
         let n = unsafe {
-            libc::sendfile(mfd.as_raw_fd(), exe.as_raw_fd(), std::ptr::null_mut(), (len - copied) as usize)
+            libc::sendfile(
+                mfd.as_raw_fd(),
+                exe.as_raw_fd(),
+                std::ptr::null_mut(),
+                (len - copied) as usize,
+            )
         };
         if n < 0 {
             let e = Errno::last();
