@@ -132,3 +132,17 @@ pub fn apply_cgroup_fix() -> anyhow::Result<bool> {
     anyhow::ensure!(st.success(), "mounting hugetlb as a v1 hierarchy failed (is hugetlb still enabled in a cgroup.subtree_control under /sys/fs/cgroup/unified?)");
     Ok(true)
 }
+
+/// Waits (up to 2 s) until process `pid` has left the driver's namespace of kind `ns`, so a
+/// helper started with unshare(1) can be joined by path.
+pub fn wait_unshared(pid: u32, ns: &str) {
+    let mine = ns_inode(&format!("/proc/self/ns/{ns}"));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        let theirs = ns_inode(&format!("/proc/{pid}/ns/{ns}"));
+        if theirs.is_some() && theirs != mine {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}

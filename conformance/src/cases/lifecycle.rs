@@ -398,7 +398,7 @@ fn keeps_foreign(ctx: &mut Ctx) -> Outcome {
         .map_err(|e| Stop::Skip(format!("unshare not available: {e}")))?;
     let hpid = helper.id();
     let res = (|| {
-        std::thread::sleep(Duration::from_millis(50));
+        crate::host::wait_unshared(hpid, "net");
         let ns = format!("/proc/{hpid}/ns/net");
         let ino = crate::host::ns_inode(&ns);
         let b = ctx.bundle()?;

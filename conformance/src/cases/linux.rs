@@ -8,7 +8,6 @@ use crate::spec::base;
 use serde_json::{json, Value};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::Duration;
 
 fn namespaces(cfg: &mut Value) -> &mut Vec<Value> {
     if !cfg["linux"]["namespaces"].is_array() {
@@ -58,7 +57,7 @@ fn ns_path(ctx: &mut Ctx) -> Outcome {
         .map_err(|e| Stop::Skip(format!("unshare not available: {e}")))?;
     let pid = helper.id();
     let res = (|| {
-        std::thread::sleep(Duration::from_millis(50));
+        crate::host::wait_unshared(pid, "net");
         let b = ctx.bundle()?;
         let mut cfg = base();
         cfg.as_object_mut().map(|o| o.remove("hostname"));
