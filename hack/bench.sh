@@ -219,7 +219,14 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
     name=${rt%%=*} bin=${rt#*=}
     # awk reads everything: `head -1` could SIGPIPE the runtime and fail the pipeline
     v=$("$bin" --version 2>/dev/null | awk 'NR == 1 {print $NF}')
-    [ "$name" = berth ] && v="$v, commit $("$bin" --version | awk '/^commit/ {print $2}'), release build"
+    if [ "$name" = berth ]; then
+      v="$v, commit $("$bin" --version | awk '/^commit/ {print $2}')"
+      # A binary this script built may include uncommitted work in the runtime's sources.
+      if [ -z "${BERTH:-}" ] && [ -n "$(git -C "$repo" status --porcelain -- src/berth src/runtime Cargo.toml 2>/dev/null)" ]; then
+        v="$v + uncommitted changes"
+      fi
+      v="$v, release build"
+    fi
     echo "version_$name=$bin $v"
   done
 } >"$work/meta"
