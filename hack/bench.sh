@@ -71,8 +71,8 @@ runtimes=()      # name=binary of the runtimes that passed the probe
 revert_cgroup_fix() {
   [ $fix_applied = 1 ] || return 0
   fix_applied=0
-  local i d left=1 empty
-  for i in $(seq 1 30); do
+  local d left=1 empty
+  for _ in $(seq 1 30); do
     empty=()
     while IFS= read -r d; do
       [ -n "$(cat "$d/cgroup.procs" 2>/dev/null)" ] || empty+=("$d")
@@ -101,7 +101,7 @@ cleanup() {
   local rt name bin st id
   for rt in "${cands[@]}"; do
     name=${rt%%=*} bin=${rt#*=} st=$work/state-$name
-    [ -d "$st" ] && [ -x "$bin" ] || continue
+    if [ ! -d "$st" ] || [ ! -x "$bin" ]; then continue; fi
     for id in $(timeout 10 "$bin" --root "$st" list -q 2>/dev/null); do
       timeout 10 "$bin" --root "$st" delete -f "$id" >/dev/null 2>&1 || true
     done
@@ -150,7 +150,8 @@ for rt in "${cands[@]}"; do
   elif timeout -k 2 20 "$bin" --root "$work/state-$name" run -b "$bundle" probe >"$work/probe-$name.log" 2>&1; then
     runtimes+=("$rt")
   else
-    echo "bench.sh: skipping $name: $(tail -c 300 "$work/probe-$name.log" | tr '\n' ' ')" >&2
+    rc=$?
+    echo "bench.sh: skipping $name: \`run\` of the bundle failed (exit status $rc): $(tail -c 300 "$work/probe-$name.log" | tr '\n' ' ')" >&2
     timeout 10 "$bin" --root "$work/state-$name" delete -f probe >/dev/null 2>&1 || true
   fi
 done
@@ -181,7 +182,7 @@ hf_pid=
 
 # 2. peak RSS, runtimes interleaved so load drifts hit them alike.
 echo "== peak RSS: $rss_runs runs each" >&2
-for i in $(seq 1 "$rss_runs"); do
+for _ in $(seq 1 "$rss_runs"); do
   for rt in "${runtimes[@]}"; do
     name=${rt%%=*} bin=${rt#*=}
     /usr/bin/time -f %M -a -o "$work/rss-$name" "$bin" --root "$work/state-$name" run -b "$bundle" m
