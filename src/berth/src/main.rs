@@ -68,6 +68,22 @@ fn strip_global_rootless(args: impl Iterator<Item = String>) -> Vec<String> {
     out
 }
 
+/// The error and its causes as one line. Our typed errors already print their cause, so a
+/// cause whose text the line holds already is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for part in e.chain().map(|c| c.to_string()) {
+        if line.contains(&part) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&part);
+    }
+    line.replace('\n', " ")
+}
+
 /// What every command may need from the global flags.
 pub struct Global {
     pub root: PathBuf,
@@ -106,7 +122,7 @@ fn main() {
     let code = match commands::run(&g, cmd) {
         Ok(code) => code,
         Err(e) => {
-            log::error(&format!("{e:#}"));
+            log::error(&one_line(&e));
             1
         }
     };
