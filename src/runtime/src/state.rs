@@ -92,6 +92,9 @@ pub struct Saved {
     pub own_pidns: bool,
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// Rootless without a writable cgroup: the container runs in its creator's cgroup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_cgroup: bool,
 }
 
 /// The runtime-spec state plus runc's extra fields, as `berth state` prints it.
@@ -118,6 +121,23 @@ pub struct Container {
 }
 
 pub const STATE_FILE: &str = "state.json";
+
+/// The state root when `--root` isn't given: /run/berth for root, else (rootless)
+/// $XDG_RUNTIME_DIR/berth when that is set, as runc chooses /run/user/UID/runc.
+pub fn default_root() -> std::path::PathBuf {
+    default_root_for(
+        nix::unistd::geteuid().is_root(),
+        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+    )
+}
+
+fn default_root_for(root: bool, xdg: Option<&std::ffi::OsStr>) -> std::path::PathBuf {
+    match xdg.filter(|x| !root && !x.is_empty()) {
+        Some(x) => Path::new(x).join("berth"),
+        None => std::path::PathBuf::from("/run/berth"),
+    }
+}
+
 pub const FIFO: &str = "exec.fifo";
 
 fn lock_dir(dir: &Path) -> Result<File, StateError> {
@@ -245,6 +265,12 @@ impl Container {
     }
 
     pub fn cgroup(&self) -> Result<cgroups::Manager, cgroups::CgroupError> {
+        if self.saved.no_cgroup {
+            return Err(cgroups::CgroupError::Unsupported(format!(
+                "container {} has no cgroup (rootless)",
+                self.saved.id
+            )));
+        }
         cgroups::Manager::new(
             Some(&self.saved.cgroup_path),
             &self.saved.id,
@@ -308,4 +334,20 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
         .collect();
     ids.sort();
     Ok(ids)
+}
+
+#[cfg(test)]
+mod root_tests {
+    use super::*;
+
+    #[test]
+    fn rootless_state_root_is_under_xdg_runtime_dir() {
+        let xdg = std::ffi::OsStr::new("/run/user/1000");
+        assert_eq!(
+            default_root_for(false, Some(xdg)),
+            Path::new("/run/user/1000/berth")
+        );
+        assert_eq!(default_root_for(true, Some(xdg)), Path::new("/run/berth"));
+        assert_eq!(default_root_for(false, None), Path::new("/run/berth"));
+    }
 }

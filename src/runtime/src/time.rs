@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn formats_like_go_rfc3339nano() {
-        let t = UNIX_EPOCH + Duration::new(1_795_360_807, 120_000_000);
+        let t = UNIX_EPOCH + Duration::new(1_795_447_207, 120_000_000);
         assert_eq!(rfc3339_nano(t), "2026-11-23T15:20:07.12Z");
         assert_eq!(rfc3339_nano(UNIX_EPOCH), "1970-01-01T00:00:00Z");
     }

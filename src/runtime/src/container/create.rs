@@ -114,6 +114,44 @@ pub fn create(o: CreateOpts) -> Result<Container> {
     }
 }
 
+/// Creates the container's cgroup. Rootless, as runc does, a cgroup we may not create is
+/// skipped when the config sets no resource limits; returns whether there is one.
+fn create_cgroup(c: &Ctx) -> Result<bool> {
+    let resources = c.spec.linux().resources.as_ref();
+    let err = match c.cgroup.create(resources) {
+        Ok(()) => return Ok(true),
+        Err(e) => e,
+    };
+    let denied = matches!(&err, crate::cgroups::CgroupError::Io { source, .. }
+        if matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS)));
+    if nix::unistd::geteuid().is_root() || !denied {
+        return Err(err.into());
+    }
+    if limits_set(resources) {
+        return Err(Error::Invalid(format!(
+            "rootless container sets resource limits but its cgroup can't be created: {err}"
+        )));
+    }
+    let _ = c.cgroup.destroy();
+    Ok(false)
+}
+
+/// Whether `linux.resources` asks for anything besides device rules (which a rootless
+/// container can't have enforced anyway, as in runc).
+fn limits_set(r: Option<&crate::spec::Resources>) -> bool {
+    let Some(v) = r.and_then(|r| serde_json::to_value(r).ok()) else {
+        return false;
+    };
+    v.as_object().is_some_and(|o| {
+        o.iter().any(|(k, v)| {
+            k != "devices"
+                && !v.is_null()
+                && v.as_object().is_none_or(|m| !m.is_empty())
+                && v.as_array().is_none_or(|a| !a.is_empty())
+        })
+    })
+}
+
 struct Ctx<'a> {
     o: &'a CreateOpts,
     spec: &'a Spec,
@@ -142,7 +180,7 @@ fn create_in(dir: &Path, lock_fd: std::os::fd::RawFd, c: &Ctx) -> Result<Saved> 
         nix::sys::stat::Mode::from_bits_truncate(0o622),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     );
-    c.cgroup.create(c.spec.linux().resources.as_ref())?;
+    let with_cgroup = create_cgroup(c)?;
     let mut saved = Saved {
         id: o.id.clone(),
         pid: 0,
@@ -159,6 +197,7 @@ fn create_in(dir: &Path, lock_fd: std::os::fd::RawFd, c: &Ctx) -> Result<Saved> 
             .namespace(NamespaceType::Pid)
             .is_some_and(|n| n.path.is_none()),
         systemd_cgroup: o.systemd_cgroup,
+        no_cgroup: !with_cgroup,
     };
     let cg_path = c.cgroup.path().to_string();
     let state_dir = crate::sys::openat2(
@@ -193,7 +232,7 @@ fn create_in(dir: &Path, lock_fd: std::os::fd::RawFd, c: &Ctx) -> Result<Saved> 
     let linux = c.spec.linux();
     let pid = spawn(
         c.plan,
-        Some(c.cgroup),
+        with_cgroup.then_some(c.cgroup),
         Maps {
             uid: &linux.uid_mappings,
             gid: &linux.gid_mappings,

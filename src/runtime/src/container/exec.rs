@@ -73,7 +73,11 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
         .map(crate::seccomp::compile)
         .transpose()?;
     let plan = NsPlan::for_exec(c.saved.pid)?;
-    let cgroup = c.cgroup()?;
+    let cgroup = if c.saved.no_cgroup {
+        None
+    } else {
+        Some(c.cgroup()?)
+    };
     let args = ExecArgs {
         process: &o.process,
         console_socket: o.console.as_ref(),
@@ -83,7 +87,7 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
     };
     let pid = spawn(
         &plan,
-        Some(&cgroup),
+        cgroup.as_ref(),
         Maps::none(),
         &mut ExecParent {
             spec: &spec,

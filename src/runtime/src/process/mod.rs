@@ -276,13 +276,21 @@ pub fn enter_namespaces(
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
                 .map_err(|e| ChildError::sys("create user namespace", e))?;
         }
+        // A non-dumpable process's /proc files belong to root: a rootless parent (or
+        // newuidmap acting for it) could not open our uid_map. Dumpable only while it writes,
+        // before anything of the container exists, as runc does.
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
         ch.send(&Msg::MapRequest)
             .map_err(|e| ChildError::sys("sync with parent", e))?;
-        match ch
+        let reply = ch
             .recv()
-            .map_err(|e| ChildError::sys("sync with parent", e))?
-        {
+            .map_err(|e| ChildError::sys("sync with parent", e))?;
+        // SAFETY: as above.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        match reply {
             Some(Msg::MapDone) => {}
+            Some(Msg::Error(e)) => return Err(e),
             _ => return Err(ChildError::new("parent went away while writing id maps")),
         }
         namespaces::become_root()?;

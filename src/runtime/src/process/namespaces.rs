@@ -148,16 +148,64 @@ fn map_text(m: &[IdMapping]) -> String {
         .collect()
 }
 
-/// Parent side: writes the id maps of a child's new user namespace.
+/// Parent side: writes the id maps of a child's new user namespace. Unprivileged (rootless),
+/// a single mapping of our own uid/gid is written directly (after `setgroups deny`, which
+/// the kernel requires for gid_map); anything else goes through the setuid newuidmap and
+/// newgidmap helpers, which check /etc/subuid and /etc/subgid.
 pub fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), ChildError> {
-    for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, map_text(maps)).map_err(|e| {
-            ChildError::sys(
-                format!("write {path}"),
-                nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            )
-        })?;
+    if nix::unistd::geteuid().is_root() {
+        for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
+            write_proc(pid, file, &map_text(maps))?;
+        }
+        return Ok(());
+    }
+    let own = |m: &[IdMapping], id: u32| m.len() == 1 && m[0].size == 1 && m[0].host_id == id;
+    let uid_direct = own(uid, nix::unistd::geteuid().as_raw());
+    let gid_direct = own(gid, nix::unistd::getegid().as_raw());
+    if uid_direct {
+        write_proc(pid, "uid_map", &map_text(uid))?;
+    } else {
+        run_helper("newuidmap", pid, uid)?;
+    }
+    if gid_direct {
+        write_proc(pid, "setgroups", "deny")?;
+        write_proc(pid, "gid_map", &map_text(gid))?;
+    } else {
+        run_helper("newgidmap", pid, gid)?;
+    }
+    Ok(())
+}
+
+fn write_proc(pid: i32, file: &str, text: &str) -> Result<(), ChildError> {
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::write(&path, text).map_err(|e| {
+        ChildError::sys(
+            format!("write {path}"),
+            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )
+    })
+}
+
+/// `newuidmap PID ID HOSTID SIZE...` (or newgidmap).
+fn run_helper(tool: &str, pid: i32, maps: &[IdMapping]) -> Result<(), ChildError> {
+    let mut cmd = std::process::Command::new(tool);
+    cmd.arg(pid.to_string());
+    for m in maps {
+        cmd.args([m.container_id, m.host_id, m.size].map(|n| n.to_string()));
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ChildError::new(format!(
+                "{tool} not found: rootless containers mapping more than one id need it (package uidmap)"
+            ))
+        } else {
+            ChildError::new(format!("run {tool}: {e}"))
+        }
+    })?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let err = err.trim().lines().last().unwrap_or("").trim();
+        return Err(ChildError::new(format!("{tool} failed: {err}")));
     }
     Ok(())
 }
