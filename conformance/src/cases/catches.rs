@@ -36,6 +36,7 @@ pub fn expected(case: &str) -> &'static str {
         "config.mounts.bind" => "/bind-dir",
         "config.mounts.order" => "/same",
         "config.mounts.destination-relative" => "relative-dest",
+        "config.mounts.recursive-read-only" => "rro applies",
         "config.process.args" => "process.args",
         "config.process.args-path-lookup" => "failed",
         "config.process.cwd" => "process.cwd",

@@ -260,6 +260,42 @@ fn console_size(_: &mut Ctx, _: &mut Bundle, cfg: &mut Value) {
     cfg["process"]["consoleSize"] = json!({"height": 25, "width": 80});
 }
 
+/// rro: a bind mount with a submount must be read-only all the way down (spec 1.1).
+fn recursive_read_only(ctx: &mut Ctx) -> Outcome {
+    let mut b = ctx.bundle()?;
+    let src = b.dir.join("rro-src");
+    let sub = src.join("sub");
+    std::fs::create_dir_all(&sub).map_err(anyhow::Error::from)?;
+    let token = format!("marker-rro-{}", ctx.tag);
+    write(&src.join(".conformance-marker"), &token);
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&sub)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        return super::skip("cannot mount a tmpfs for the submount");
+    }
+    let res = (|| {
+        let mut cfg = crate::spec::base();
+        push_mount(
+            &mut cfg,
+            json!({"destination": "/rro", "type": "bind", "source": src.to_string_lossy(), "options": ["rbind", "rro"]}),
+        );
+        b.marker("/rro", &token);
+        ctx.write_config(&b, &cfg)?;
+        let l = ctx.launch(&b, "rro")?;
+        ctx.finish_checker(&l, &b)
+    })();
+    ctx.cleanup();
+    let _ = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&sub)
+        .status();
+    res
+}
+
 /// terminal: true, with the pty master received over --console-socket and read here.
 fn terminal(ctx: &mut Ctx) -> Outcome {
     let b = ctx.bundle()?;
@@ -374,6 +410,7 @@ pub fn cases() -> Vec<Case> {
         ck("config.annotations.unknown-key", "config.md#annotations: MUST NOT generate an error on an unknown annotation key", unknown_annotation, reject_if("(.annotations // {}) | has(\"org.example.unknown.key\")")),
         rj("config.oci-version.invalid-rejected", "config.md#specification-version: ociVersion MUST be SemVer; config.md#valid-values: invalid values MUST error", bad_version, jq(".ociVersion = \"1.0.2\"")),
     ];
+    v.push(Case { name: "config.mounts.recursive-read-only", spec: "config.md#mounts: rro makes the mount and every mount below it read-only (spec 1.1 option table)", needs: always, kind: Kind::Scenario(recursive_read_only), sabotage: jq("(.mounts[] | select(.destination == \"/rro\") | .options) |= map(if . == \"rro\" then \"ro\" else . end)") });
     v.push(Case { name: "config.process.terminal", spec: "config.md#process: terminal, consoleSize; config-linux.md#default-devices: /dev/console when terminal is enabled", needs: always, kind: Kind::Scenario(terminal), sabotage: jq(".process.terminal = false") });
     v.push(Case {
         name: "config.process.oom-score-adj-negative",

@@ -218,6 +218,27 @@ fn check_mounts(tap: &mut Tap, config: &Value, host: &Value, mounts: &[MountInfo
             }
         }
         check_options(tap, &name, m, mi);
+        // rro/rrw (spec 1.1): the flag applies to every mount below the destination too.
+        let opts = m["options"].as_array().cloned().unwrap_or_default();
+        if let Some(r) = opts
+            .iter()
+            .rev()
+            .find_map(|o| o.as_str().filter(|o| *o == "rro" || *o == "rrw"))
+        {
+            let prefix = format!("{d}/");
+            let subs: Vec<&MountInfo> = mounts
+                .iter()
+                .filter(|x| x.mount_point.starts_with(&prefix))
+                .collect();
+            for sub in subs {
+                let ro = sub.opts.iter().any(|o| o == "ro");
+                tap.eq(
+                    &format!("{name}: {r} applies to {}", sub.mount_point),
+                    ro,
+                    r == "rro",
+                );
+            }
+        }
     }
 }
 
@@ -239,7 +260,7 @@ fn check_options(tap: &mut Tap, name: &str, m: &Value, mi: &MountInfo) {
     let mut prop: Option<&str> = None;
     for o in &opts {
         match o.as_str() {
-            "ro" | "rw" => set("ro", o == "ro"),
+            "ro" | "rw" | "rro" | "rrw" => set("ro", o == "ro" || o == "rro"),
             "nosuid" | "suid" => set("nosuid", o == "nosuid"),
             "nodev" | "dev" => set("nodev", o == "nodev"),
             "noexec" | "exec" => set("noexec", o == "noexec"),
