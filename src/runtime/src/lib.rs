@@ -10,6 +10,7 @@ pub mod container;
 pub mod error;
 pub mod hooks;
 pub mod id;
+pub mod lsm;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;

@@ -89,8 +89,8 @@ pub fn run(_: Args) -> anyhow::Result<i32> {
                 "knownFlags": sec.flags,
                 "supportedFlags": sec.flags,
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}}
         },

@@ -41,6 +41,7 @@ pub fn create(o: CreateOpts) -> Result<Container> {
             source,
         })?;
     crate::spec::validate(&spec)?;
+    crate::lsm::check(&spec).map_err(Error::Invalid)?;
     let process = spec
         .process
         .as_ref()

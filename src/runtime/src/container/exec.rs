@@ -66,6 +66,7 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
         _ => {}
     }
     let spec = super::load_spec(&c)?;
+    crate::lsm::check_process(&o.process).map_err(Error::Invalid)?;
     let seccomp = spec
         .linux()
         .seccomp

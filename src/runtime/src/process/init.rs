@@ -170,6 +170,8 @@ fn prepare_exec(
     preserve_fds: i32,
 ) -> Result<Exec, ChildError> {
     reset_signals();
+    // While we still have every capability, as runc does.
+    crate::lsm::apply_exec(process)?;
     let exec = finalize::apply(process, seccomp)?;
     // Only stdio and the preserved fds survive execve (CVE-2024-21626).
     crate::sys::cloexec_from(3 + preserve_fds);

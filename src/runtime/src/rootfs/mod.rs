@@ -81,6 +81,7 @@ pub fn prepare(p: Prepare) -> Result<(), ChildError> {
         userns: p.userns,
         cgroupns: p.cgroupns,
         cgroup_path: p.cgroup_path,
+        mount_label: linux.mount_label.as_deref(),
         idmapped: std::cell::RefCell::new(p.idmapped.into()),
     };
     for m in &p.spec.mounts {

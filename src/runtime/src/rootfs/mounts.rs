@@ -16,6 +16,8 @@ pub struct MountCtx<'a> {
     pub userns: bool,
     pub cgroupns: bool,
     pub cgroup_path: &'a str,
+    /// `linux.mountLabel`, added as `context=` to the filesystems that take it.
+    pub mount_label: Option<&'a str>,
     /// Detached idmapped mounts made by the parent, one per idmapped mount, in config order.
     pub idmapped: std::cell::RefCell<std::collections::VecDeque<OwnedFd>>,
 }
@@ -96,7 +98,13 @@ pub fn mount_one(ctx: &MountCtx, m: &Mount) -> Result<(), ChildError> {
         )));
     }
     let src = m.source.as_deref().unwrap_or(typ);
-    let data = opts.data();
+    let mut data = opts.data();
+    if let Some(ctx_opt) = crate::lsm::mount_context(ctx.mount_label, typ) {
+        if !data.is_empty() {
+            data.push(',');
+        }
+        data.push_str(&ctx_opt);
+    }
     let data = (!data.is_empty()).then_some(data.as_str());
     // tmpcopyup: keep an fd of the directory the tmpfs is about to hide, to copy from it.
     let shadowed = if opts.tmpcopyup && typ == "tmpfs" {
