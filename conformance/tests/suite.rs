@@ -121,6 +121,8 @@ fn self_test_catches_every_sabotage() {
 
 #[test]
 fn comparison_table_has_a_row_per_case_and_totals() {
+    let outdir =
+        std::env::temp_dir().join(format!("conformance-table-test-{}", std::process::id()));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hack/conformance.sh");
     let out = Command::new("bash")
         .arg(&script)
@@ -128,8 +130,10 @@ fn comparison_table_has_a_row_per_case_and_totals() {
         .arg(format!("second={}", runtime().display()))
         .env("CONFORMANCE_BIN", env!("CARGO_BIN_EXE_berth-conformance"))
         .env("CONFORMANCE_ARGS", "--filter runtime.state")
+        .env("OUT", &outdir)
         .output()
         .expect("running hack/conformance.sh");
+    let _ = std::fs::remove_dir_all(&outdir);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
