@@ -17,13 +17,16 @@ else
   cargo build --quiet -p berth-conformance
   bin=${CARGO_TARGET_DIR:-$here/../target}/debug/berth-conformance
 fi
+for spec in "$@"; do
+  path=${spec#*=}
+  [ -x "$path" ] || { echo "conformance.sh: $path is not an executable runtime" >&2; exit 2; }
+done
 out=${OUT:-$(mktemp -d /tmp/conformance-table.XXXXXX)}
 mkdir -p "$out"
 
 names=()
 for spec in "$@"; do
   case $spec in *=*) name=${spec%%=*}; path=${spec#*=};; *) name=$(basename "$spec"); path=$spec;; esac
-  [ -x "$path" ] || { echo "conformance.sh: $path is not an executable runtime" >&2; exit 2; }
   names+=("$name")
   echo "running the suite against $name ($path)..." >&2
   # shellcheck disable=SC2086
