@@ -1,5 +1,5 @@
-//! Runs the conformance suite as part of `cargo test`: against runc by default, or the runtime
-//! named by CONFORMANCE_RUNTIME (the lead switches this to berth). The failures must be exactly
+//! Runs the conformance suite as part of `cargo test`: against the workspace's berth by default,
+//! or the runtime named by CONFORMANCE_RUNTIME (e.g. /usr/sbin/runc). The failures must be exactly
 //! the runtime's documented known failures (known-failures/<binary name>.txt, or the file named
 //! by CONFORMANCE_KNOWN_FAILURES), so a regression or a fix both show up.
 //! Needs root (real namespaces and cgroups) and jq (self-test).
@@ -9,7 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn runtime() -> PathBuf {
-    PathBuf::from(std::env::var("CONFORMANCE_RUNTIME").unwrap_or_else(|_| "/usr/sbin/runc".into()))
+    if let Ok(p) = std::env::var("CONFORMANCE_RUNTIME") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/berth")
 }
 
 fn run_suite(extra: &[&str]) -> (String, BTreeSet<String>, (usize, usize, usize)) {

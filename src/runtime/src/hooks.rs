@@ -30,6 +30,23 @@ pub fn run(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Result<(), 
     Ok(())
 }
 
+/// Runs every hook even when one fails, returning the failures: for poststart and poststop,
+/// where the spec says a failure is logged as a warning and the lifecycle goes on.
+pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Vec<HookError> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, h)| {
+            run_one(h, state_json).err().map(|msg| HookError::Failed {
+                kind,
+                index,
+                path: h.path.clone(),
+                msg,
+            })
+        })
+        .collect()
+}
+
 fn run_one(h: &Hook, state_json: &[u8]) -> Result<(), String> {
     let mut cmd = Command::new(&h.path);
     if let Some((arg0, rest)) = h.args.split_first() {

@@ -65,7 +65,7 @@ pub fn destroy(c: &Container) -> Result<()> {
     }
     c.remove_dir()?;
     if let Some(h) = spec.as_ref().and_then(|s| s.hooks.as_ref()) {
-        if let Err(e) = crate::hooks::run("poststop", &h.poststop, &state) {
+        for e in crate::hooks::run_all("poststop", &h.poststop, &state) {
             eprintln!("warning: {e}");
         }
     }

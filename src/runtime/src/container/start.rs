@@ -65,7 +65,7 @@ pub fn start(root: &Path, id: &str) -> Result<Container> {
     let spec = super::load_spec(&c)?;
     if let Some(h) = &spec.hooks {
         // The spec: a failing poststart hook is logged and the lifecycle continues.
-        if let Err(e) = crate::hooks::run(
+        for e in crate::hooks::run_all(
             "poststart",
             &h.poststart,
             &super::hook_state(&c, Status::Running),

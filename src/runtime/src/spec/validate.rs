@@ -19,6 +19,21 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     if spec.oci_version.is_empty() {
         return Err(invalid("ociVersion is empty".into()));
     }
+    // SemVer 2.0: MAJOR.MINOR.PATCH with an optional -prerelease / +build suffix.
+    let core = spec.oci_version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(invalid(format!(
+            "ociVersion {:?} is not a semantic version",
+            spec.oci_version
+        )));
+    }
+    if spec.oci_version.starts_with("0.") {
+        return Err(invalid(format!(
+            "ociVersion {} is older than 1.0.0, which berth doesn't support",
+            spec.oci_version
+        )));
+    }
     match &spec.root {
         None => return Err(invalid("root is missing".into())),
         Some(r) if r.path.is_empty() => return Err(invalid("root.path is empty".into())),
@@ -164,6 +179,11 @@ fn validate_linux(spec: &Spec) -> Result<(), SpecError> {
         if crate::rootfs::propagation_flag(p).is_none() {
             return Err(invalid(format!("unknown rootfsPropagation {p:?}")));
         }
+    }
+    if linux.intel_rdt.is_some() && !std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
+        return Err(invalid(
+            "intelRdt is set but resctrl is not mounted at /sys/fs/resctrl".into(),
+        ));
     }
     if let Some(p) = &linux.personality {
         if p.domain != "LINUX" && p.domain != "LINUX32" {
