@@ -146,3 +146,142 @@ fn masking_with_a_fake_dev_null_is_refused() {
     assert_eq!(code, 0);
     assert_eq!(out, "0\n");
 }
+
+fn core_pattern() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap()
+}
+
+/// The image's own /dev is used (no tmpfs over it), so the image controls /dev entries.
+fn image_dev(e: &mut Env) {
+    e.edit(|c| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev")
+    });
+    std::fs::create_dir_all(e.bundle.join("rootfs/dev")).unwrap();
+}
+
+/// CVE-2025-52881 class: a runtime write to /proc (a sysctl) redirected by a bind mount over
+/// the /proc file must not land in what was bound there.
+#[test]
+fn sysctl_write_through_a_bind_over_proc_is_refused() {
+    let mut e = Env::new("cve52881");
+    let host_file = e.dir.join("host-file");
+    std::fs::write(&host_file, "original\n").unwrap();
+    e.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/proc/sys/kernel/shmmni", "type": "bind",
+            "source": host_file, "options": ["bind"]}));
+        c["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
+    });
+    let id = e.id("sc");
+    let err = e.fails(&["run", &id]);
+    if is_berth() {
+        assert!(
+            contains(&err, "sysctl kernel.shmmni")
+                && contains(&err, "not on procfs or reached across a mount"),
+            "unexpected error: {err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&host_file).unwrap(), "original\n");
+    e.assert_clean();
+}
+
+/// CVE-2025-52565 class: /dev/console swapped for a symlink to a /proc file must not become
+/// a bind of the pty over it (or of it anywhere).
+#[test]
+fn console_symlinked_to_proc_is_refused() {
+    let before = core_pattern();
+    let mut e = Env::new("cve52565");
+    image_dev(&mut e);
+    std::os::unix::fs::symlink(
+        "/proc/sys/kernel/core_pattern",
+        e.bundle.join("rootfs/dev/console"),
+    )
+    .unwrap();
+    e.edit(|c| c["process"]["terminal"] = true.into());
+    e.sh("echo '|/bin/pwned' > /dev/console");
+    let sock = e.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    // Keeps the connection (and any pty master) until the test ends.
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut b = [0u8; 64];
+            let _ = std::io::Read::read(&mut s, &mut b);
+        }
+    });
+    let id = e.id("con");
+    let out = e.rt(&["run", "--console-socket", sock.to_str().unwrap(), &id]);
+    if is_berth() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            contains(&err, "/dev/console in the rootfs is a symlink"),
+            "{err}"
+        );
+    }
+    assert_eq!(core_pattern(), before, "host core_pattern changed");
+    let _ = e.rt(&["delete", "-f", &id]);
+    e.assert_clean();
+}
+
+/// CVE-2025-31133 class: a masked path that is a symlink in the image to a /proc file masks
+/// that file inside the container; nothing reaches the host.
+#[test]
+fn masked_path_symlinked_to_proc_stays_in_the_container() {
+    let before = core_pattern();
+    let mut e = Env::new("cve31133");
+    std::os::unix::fs::symlink(
+        "/proc/sys/kernel/core_pattern",
+        e.bundle.join("rootfs/etc/evil"),
+    )
+    .unwrap();
+    e.edit(|c| {
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push("/etc/evil".into())
+    });
+    e.sh("echo '|/bin/pwned' > /etc/evil; echo '|/bin/pwned' > /proc/sys/kernel/core_pattern; wc -c < /proc/sys/kernel/core_pattern");
+    let id = e.id("mask");
+    let (_, out, _) = e.run(&id);
+    assert_eq!(core_pattern(), before, "host core_pattern changed");
+    // What the container sees there is the mask (/dev/null), not the kernel's value.
+    assert_eq!(out.trim(), "0", "{out}");
+}
+
+/// CVE-2025-31133: /dev/null replaced by a symlink to a /proc file must not make the masks
+/// bind that file (writable) over the masked paths.
+#[test]
+fn dev_null_symlinked_to_proc_does_not_expose_it() {
+    let before = core_pattern();
+    let mut e = Env::new("cve31133null");
+    image_dev(&mut e);
+    std::os::unix::fs::symlink(
+        "/proc/sys/kernel/core_pattern",
+        e.bundle.join("rootfs/dev/null"),
+    )
+    .unwrap();
+    // /proc/sysrq-trigger is masked by default: if the mask were core_pattern, this would
+    // write it.
+    e.edit(|c| {
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push("/proc/sysrq-trigger".into())
+    });
+    e.sh("echo '|/bin/pwned' > /proc/sysrq-trigger; echo '|/bin/pwned' > /proc/keys; wc -c < /proc/keys");
+    let id = e.id("null");
+    let (code, out, err) = e.run(&id);
+    assert_eq!(core_pattern(), before, "host core_pattern changed");
+    if code == 0 {
+        assert_eq!(
+            out.trim(),
+            "0",
+            "/proc/keys not masked by the null device: {out}{err}"
+        );
+    } else if is_berth() {
+        assert!(contains(&err, "/dev/null"), "{err}");
+    }
+}

@@ -56,19 +56,16 @@ pub fn check(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes the first of `paths` (relative to /proc) that exists, through a checked procfs fd.
 fn write_attr(paths: &[&str], data: &str) -> Result<(), ChildError> {
     let mut last = None;
     for p in paths {
-        match std::fs::write(p, data) {
+        match crate::sys::write_procfs(p, data) {
             Ok(()) => return Ok(()),
-            Err(e) => last = Some((p, e)),
+            Err(e) => last = Some(e),
         }
     }
-    let (p, e) = last.expect("at least one path");
-    Err(ChildError::sys(
-        format!("write {data:?} to {p}"),
-        nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-    ))
+    Err(last.unwrap_or_else(|| ChildError::new("no lsm attribute file")))
 }
 
 /// Child side, just before execve: the profile and label the new program starts with.
@@ -76,15 +73,12 @@ pub fn apply_exec(p: &Process) -> Result<(), ChildError> {
     if let Some(prof) = set(&p.apparmor_profile) {
         // The per-LSM file first (Linux 5.8+), the shared one where it is the only one.
         write_attr(
-            &[
-                "/proc/thread-self/attr/apparmor/exec",
-                "/proc/thread-self/attr/exec",
-            ],
+            &["thread-self/attr/apparmor/exec", "thread-self/attr/exec"],
             &format!("exec {prof}"),
         )?;
     }
     if let Some(label) = set(&p.selinux_label) {
-        write_attr(&["/proc/thread-self/attr/exec"], label)?;
+        write_attr(&["thread-self/attr/exec"], label)?;
     }
     Ok(())
 }

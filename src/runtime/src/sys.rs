@@ -40,7 +40,10 @@ struct OpenHow {
     resolve: u64,
 }
 
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): opens `path` relative to `dir` with resolve flags.
@@ -117,4 +120,57 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
 
 pub fn raw(fd: &impl AsRawFd) -> RawFd {
     fd.as_raw_fd()
+}
+
+/// Whether `fd` is on a procfs.
+pub fn is_procfs(fd: &OwnedFd) -> bool {
+    nix::sys::statfs::fstatfs(fd)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
+/// Opens `/proc/REL` for writing such that the write reaches procfs: /proc must be a procfs,
+/// and the walk from it may not cross a mount, follow a magic link or leave it. A bind mount
+/// or symlink over a /proc file can't redirect the runtime's writes (CVE-2025-52881) — the
+/// open fails with EXDEV instead.
+pub fn open_procfs_file(rel: &str) -> Result<OwnedFd, Errno> {
+    let proc = openat2(
+        libc::AT_FDCWD,
+        "/proc",
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
+        RESOLVE_NO_SYMLINKS,
+    )?;
+    if !is_procfs(&proc) {
+        return Err(Errno::EXDEV);
+    }
+    let fd = openat2(
+        proc.as_raw_fd(),
+        rel,
+        libc::O_WRONLY,
+        0,
+        RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS,
+    )?;
+    if !is_procfs(&fd) {
+        return Err(Errno::EXDEV);
+    }
+    Ok(fd)
+}
+
+/// Writes `data` to `/proc/REL` through `open_procfs_file`, with a one-line error.
+pub fn write_procfs(rel: &str, data: &str) -> Result<(), crate::process::sync::ChildError> {
+    use crate::process::sync::ChildError;
+    let fd = open_procfs_file(rel).map_err(|e| {
+        let why = if e == Errno::EXDEV {
+            "not on procfs or reached across a mount".to_string()
+        } else {
+            crate::process::sync::errno_text(e)
+        };
+        ChildError {
+            msg: format!("open /proc/{rel}: {why}"),
+            errno: Some(e as i32),
+        }
+    })?;
+    nix::unistd::write(&fd, data.as_bytes())
+        .map(|_| ())
+        .map_err(|e| ChildError::sys(format!("write /proc/{rel}"), e))
 }

@@ -101,7 +101,7 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
             .console_socket
             .ok_or_else(|| ChildError::new("terminal requested but no console socket"))?;
         let (master, slave) = crate::console::open_pty()?;
-        bind_console(&slave)?;
+        bind_console(&master)?;
         crate::console::send_master(sock, &master)?;
         drop(master);
         crate::console::attach_slave(&slave, process.console_size)?;
@@ -117,7 +117,8 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
     }
     let linux = a.spec.linux();
     for (k, v) in &linux.sysctl {
-        write_file(&format!("/proc/sys/{}", k.replace('.', "/")), v)?;
+        crate::sys::write_procfs(&format!("sys/{}", k.replace('.', "/")), v)
+            .map_err(|e| ChildError::new(format!("sysctl {k}: {}", e.msg)))?;
     }
     rootfs::readonly_paths(&linux.readonly_paths)?;
     rootfs::mask_paths(&linux.masked_paths)?;
@@ -220,19 +221,63 @@ fn reset_signals() {
     );
 }
 
-/// /dev/console is the pty slave, as runc sets it up.
-fn bind_console(slave: &str) -> Result<(), ChildError> {
+/// /dev/console is the pty slave, as runc sets it up. The slave is taken from the master
+/// (TIOCGPTPEER), not looked up by path, and /dev/console must be a plain file or device
+/// node, not a symlink, and not on procfs or sysfs: a swapped /dev/pts or /dev/console can't
+/// turn the bind into one of a /proc file (CVE-2025-52565).
+fn bind_console(master: &OwnedFd) -> Result<(), ChildError> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    const TIOCGPTPEER: libc::c_ulong = 0x5441;
+    // SAFETY: ioctl on a pty master returning a new fd for its slave.
+    let r = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(ChildError::sys("open pty slave", Errno::last()));
+    }
+    // SAFETY: the ioctl returned a new fd.
+    let slave = unsafe { OwnedFd::from_raw_fd(r) };
     let root = crate::sys::openat2(libc::AT_FDCWD, "/", libc::O_PATH, 0, 0)
         .map_err(|e| ChildError::sys("open /", e))?;
-    let target = paths::open_or_create(&root, "/dev/console", paths::Kind::File)?;
+    let target = match crate::sys::openat2(
+        root.as_raw_fd(),
+        "dev/console",
+        libc::O_PATH,
+        0,
+        crate::sys::RESOLVE_IN_ROOT | crate::sys::RESOLVE_NO_SYMLINKS,
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => paths::open_or_create(&root, "/dev/console", paths::Kind::File)?,
+        Err(Errno::ELOOP) => {
+            return Err(ChildError::new(
+                "/dev/console in the rootfs is a symlink: refusing to bind the console over it",
+            ))
+        }
+        Err(e) => return Err(ChildError::sys("open /dev/console", e)),
+    };
+    let st = nix::sys::stat::fstat(target.as_raw_fd())
+        .map_err(|e| ChildError::sys("stat /dev/console", e))?;
+    let fmt = st.st_mode & libc::S_IFMT;
+    let on_pseudo = crate::sys::is_procfs(&target)
+        || nix::sys::statfs::fstatfs(&target)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::SYSFS_MAGIC);
+    if (fmt != libc::S_IFREG && fmt != libc::S_IFCHR) || on_pseudo {
+        return Err(ChildError::new(
+            "/dev/console in the rootfs is not a plain file or device node: refusing to bind the console over it",
+        ));
+    }
     nix::mount::mount(
-        Some(slave),
+        Some(paths::fd_path(&slave).as_str()),
         paths::fd_path(&target).as_str(),
         None::<&str>,
         nix::mount::MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(|e| ChildError::sys(format!("bind {slave} to /dev/console"), e))
+    .map_err(|e| ChildError::sys("bind the pty slave to /dev/console", e))
 }
 
 /// A session keyring of the container's own, so containers don't share the host's keys.
