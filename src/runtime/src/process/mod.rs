@@ -1,6 +1,7 @@
 //! Bringing a process into a container: clone, the parent side of the sync protocol, and the
 //! child side (`init` for a new container, `exec` for one more process in a running one).
 
+mod clone3;
 pub mod finalize;
 pub mod init;
 pub mod namespaces;
@@ -83,7 +84,24 @@ pub fn spawn(
 ) -> Result<i32, ChildError> {
     let (pch, cch) = Channel::pair().map_err(|e| ChildError::sys("socketpair", e))?;
     let flags = if plan.fast() { plan.new_flags } else { 0 };
-    let stage = match crate::sys::clone_fork(flags).map_err(|e| ChildError::sys("clone", e))? {
+    // On cgroup v2 the child is born in its cgroup; elsewhere it is moved there before Go.
+    let cg_fd = cgroup.and_then(|c| c.dir_fd().ok().flatten());
+    let mut placed = false;
+    let forked = match &cg_fd {
+        Some(fd) => match clone3::clone_into_cgroup(flags, std::os::fd::AsRawFd::as_raw_fd(fd)) {
+            Ok(f) => {
+                placed = true;
+                Ok(f)
+            }
+            Err(
+                nix::errno::Errno::ENOSYS | nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL,
+            ) => crate::sys::clone_fork(flags),
+            Err(e) => Err(e),
+        },
+        None => crate::sys::clone_fork(flags),
+    };
+    drop(cg_fd);
+    let stage = match forked.map_err(|e| ChildError::sys("clone", e))? {
         crate::sys::Forked::Child => {
             drop(pch);
             // Until its execve, no other process (in the container, say) may open this
@@ -106,7 +124,7 @@ pub fn spawn(
         init: (!plan.need_fork).then_some(stage),
         done: false,
     };
-    let r = drive(&pch, &mut procs, cgroup, maps, parent);
+    let r = drive(&pch, &mut procs, cgroup.filter(|_| !placed), maps, parent);
     match r {
         Ok(pid) => {
             procs.done = true;
