@@ -285,3 +285,40 @@ fn dev_null_symlinked_to_proc_does_not_expose_it() {
         assert!(contains(&err, "/dev/null"), "{err}");
     }
 }
+
+/// CVE-2025-31133/52565 with a race: a running container keeps swapping /dev/null for a
+/// symlink to core_pattern in a rootfs that new containers share while they are set up.
+/// Each new container either masks with the real null device or fails; the host is untouched.
+#[test]
+fn dev_null_swapped_by_a_concurrent_container_does_not_expose_proc() {
+    let before = core_pattern();
+    let mut e = Env::new("cve31133race");
+    image_dev(&mut e);
+    e.sh("while :; do ln -sfn /proc/sys/kernel/core_pattern /dev/n2; mv -f /dev/n2 /dev/null; rm -f /dev/null; done");
+    let racer = e.id("racer");
+    e.ok(&["run", "-d", &racer]);
+    e.sh("echo '|/bin/pwned' > /proc/sysrq-trigger; echo '|/bin/pwned' > /proc/keys; wc -c < /proc/keys");
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..15 {
+        let id = e.id("victim");
+        let (code, out, err) = e.run(&id);
+        assert_eq!(core_pattern(), before, "host core_pattern changed");
+        if code == 0 {
+            assert_eq!(
+                out.trim(),
+                "0",
+                "/proc/keys not masked by the null device: {out}{err}"
+            );
+            ok += 1;
+        } else {
+            if refused == 0 {
+                eprintln!("refused: {err}");
+            }
+            refused += 1;
+        }
+        let _ = e.rt(&["delete", "-f", &id]);
+    }
+    e.ok(&["delete", "-f", &racer]);
+    eprintln!("{ok} masked correctly, {refused} refused");
+    assert_eq!(core_pattern(), before);
+}
