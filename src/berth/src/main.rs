@@ -26,9 +26,10 @@ pub struct Cli {
     /// Log format: text or json
     #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
     log_format: log::Format,
-    /// Root directory for container state
-    #[arg(long, global = true, default_value = "/run/berth", env = "BERTH_ROOT")]
-    root: PathBuf,
+    /// Root directory for container state (default /run/berth; $XDG_RUNTIME_DIR/berth when
+    /// not run as root)
+    #[arg(long, global = true, env = "BERTH_ROOT")]
+    root: Option<PathBuf>,
     /// Path to criu (accepted for runc compatibility; checkpoint is not supported)
     #[arg(long, hide = true)]
     criu: Option<String>,
@@ -116,7 +117,7 @@ fn main() {
         }
     }
     let g = Global {
-        root: cli.root,
+        root: cli.root.unwrap_or_else(berth_runtime::state::default_root),
         systemd_cgroup: cli.systemd_cgroup,
     };
     let code = match commands::run(&g, cmd) {
