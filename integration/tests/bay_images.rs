@@ -7,10 +7,6 @@ use bay_common::{busybox_tar, run_ok, Bay, TempDir};
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-fn is_short_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 #[test]
 fn import_lists_image_in_docker_table_and_formats() {
     let bay = Bay::new();

@@ -22,7 +22,11 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     // SemVer 2.0: MAJOR.MINOR.PATCH with an optional -prerelease / +build suffix.
     let core = spec.oci_version.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(invalid(format!(
             "ociVersion {:?} is not a semantic version",
             spec.oci_version
