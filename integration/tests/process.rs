@@ -393,3 +393,23 @@ fn no_pivot_runs_with_chroot() {
     assert!(!out.contains("work"), "host root visible: {out}");
     e.assert_clean();
 }
+
+#[test]
+fn scheduler_and_io_priority_are_applied() {
+    if !is_berth() {
+        return; // runc 1.1 predates both fields
+    }
+    let mut e = Env::new("sched");
+    e.edit(|c| {
+        c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+        c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    });
+    // Field 19 of /proc/self/stat is nice, 41 the policy (3 = SCHED_BATCH).
+    e.sh("cut -d' ' -f19,41 /proc/self/stat");
+    assert_eq!(e.output(), "5 3\n");
+    e.edit(|c| c["process"]["scheduler"] = json!({"policy": "SCHED_NOPE"}));
+    let id = e.id("bad");
+    let err = e.fails(&["create", &id]);
+    assert!(err.contains("unknown scheduler policy"), "{err}");
+    e.assert_clean();
+}

@@ -33,6 +33,7 @@ fn cstr(s: &str, what: &str) -> Result<CString, ChildError> {
 /// CAP_SYS_ADMIN then); otherwise the caller loads it as late as possible.
 pub fn apply(p: &Process, seccomp: Option<&Filter>) -> Result<Exec, ChildError> {
     crate::rlimits::apply(&p.rlimits).map_err(|e| ChildError::new(e.to_string()))?;
+    super::sched::apply(p.scheduler.as_ref(), p.io_priority.as_ref())?;
     if let Some(m) = p.user.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m as libc::mode_t));
     } else {

@@ -5,6 +5,8 @@ mod clone3;
 pub mod finalize;
 pub mod init;
 pub mod namespaces;
+mod sched;
+pub use sched::validate as validate_sched;
 pub mod sync;
 
 use crate::cgroups;

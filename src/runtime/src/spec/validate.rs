@@ -47,6 +47,8 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         if p.args.is_empty() && p.command_line.is_none() {
             return Err(invalid("process.args is empty".into()));
         }
+        crate::process::validate_sched(p.scheduler.as_ref(), p.io_priority.as_ref())
+            .map_err(invalid)?;
         if p.cwd.is_empty() {
             return Err(invalid("process.cwd is empty".into()));
         }
