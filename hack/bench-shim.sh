@@ -57,8 +57,10 @@ cleanup() {
   for t in $(ctr tasks ls -q 2>/dev/null); do ctr tasks delete "$t" >/dev/null 2>&1 || true; done
   for c in $(ctr containers ls -q 2>/dev/null); do ctr containers delete "$c" >/dev/null 2>&1 || true; done
   kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null || true
+  # containerd may still be writing its state as it exits: wait for it, then remove.
+  for _ in $(seq 1 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
   grep -o " $D[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  rm -rf "$D"
+  rm -rf "$D" 2>/dev/null || { sleep 1; rm -rf "$D"; }
 }
 trap cleanup EXIT
 for i in $(seq 1 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
