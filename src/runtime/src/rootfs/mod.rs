@@ -10,7 +10,6 @@ pub mod paths;
 
 use crate::process::sync::ChildError;
 use crate::spec::Spec;
-use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -212,10 +211,9 @@ pub fn mask_paths(list: &[String]) -> Result<(), ChildError> {
                 None::<&str>,
             )
         };
-        match r {
-            Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => return Err(ChildError::sys(format!("mask {p}"), e)),
-        }
+        // The target is held open, so any failure (ENOENT included: /dev/null unlinked by a
+        // concurrent process after we checked it) means the path would stay unmasked.
+        r.map_err(|e| ChildError::sys(format!("mask {p}"), e))?;
     }
     Ok(())
 }
