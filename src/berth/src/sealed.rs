@@ -29,50 +29,13 @@ fn on_readonly_mount(fd: &std::fs::File) -> bool {
 
 /// A detached read-only bind mount of the open file `exe`.
 fn readonly_clone(exe: &std::fs::File) -> Result<OwnedFd, Errno> {
-    const OPEN_TREE_CLONE: libc::c_uint = 1;
-    const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
-    const MOUNT_ATTR_RDONLY: u64 = 1;
-    // SAFETY: open_tree on a valid fd with an empty path.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            exe.as_raw_fd(),
-            c"".as_ptr(),
-            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: the kernel returned a new fd.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    #[repr(C)]
-    struct MountAttr {
-        set: u64,
-        clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        set: MOUNT_ATTR_RDONLY,
-        clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: mount_setattr on the detached tree with an attr struct of the size given.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(Errno::last());
-    }
+    use berth_runtime::sys;
+    let tree = sys::open_tree(
+        exe.as_raw_fd(),
+        "",
+        sys::OPEN_TREE_CLONE | libc::AT_EMPTY_PATH as libc::c_uint,
+    )?;
+    sys::mount_setattr(&tree, false, sys::MOUNT_ATTR_RDONLY, 0, None)?;
     Ok(tree)
 }
 

@@ -174,3 +174,69 @@ pub fn write_procfs(rel: &str, data: &str) -> Result<(), crate::process::sync::C
         .map(|_| ())
         .map_err(|e| ChildError::sys(format!("write /proc/{rel}"), e))
 }
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const OPEN_TREE_CLONE: libc::c_uint = 1;
+
+/// mount_setattr(2) on the mount `fd` refers to (and with `recursive` those below it);
+/// `userns` is the user namespace of an idmapped mount (MOUNT_ATTR_IDMAP).
+pub fn mount_setattr(
+    fd: &OwnedFd,
+    recursive: bool,
+    set: u64,
+    clr: u64,
+    userns: Option<&OwnedFd>,
+) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: userns.map_or(0, |u| u.as_raw_fd() as u64),
+    };
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let rec = if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, attr struct of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint | rec,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// open_tree(2) of `path` relative to `dir` (`""` with AT_EMPTY_PATH for `dir` itself); with
+/// OPEN_TREE_CLONE the fd is a detached copy of the mount.
+pub fn open_tree(dir: RawFd, path: &str, flags: libc::c_uint) -> Result<OwnedFd, Errno> {
+    let c = std::ffi::CString::new(path).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: valid C string; the returned fd is new and ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            dir,
+            c.as_ptr(),
+            flags | libc::O_CLOEXEC as libc::c_uint,
+        )
+    };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: open_tree returned a new fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}

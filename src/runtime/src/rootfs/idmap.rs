@@ -13,7 +13,6 @@ use nix::errno::Errno;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-const OPEN_TREE_CLONE: libc::c_uint = 1;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
@@ -62,13 +61,14 @@ pub fn make(m: &Mount, bundle: &Path, container_pid: Option<i32>) -> Result<Owne
         new_userns(&m.uid_mappings, &m.gid_mappings)?
     };
     let rec_bind = opts.flags & libc::MS_REC != 0;
-    let tree = open_tree(
+    let tree = crate::sys::open_tree(
+        libc::AT_FDCWD,
         &shown,
-        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | if rec_bind { AT_RECURSIVE } else { 0 },
+        crate::sys::OPEN_TREE_CLONE | if rec_bind { AT_RECURSIVE } else { 0 },
     )
     .map_err(|e| ChildError::sys(format!("clone mount {shown}"), e))?;
     let recursive = m.options.iter().any(|o| o == "ridmap");
-    super::mounts::mount_setattr(&tree, recursive, MOUNT_ATTR_IDMAP, 0, Some(&userns))
+    crate::sys::mount_setattr(&tree, recursive, MOUNT_ATTR_IDMAP, 0, Some(&userns))
         .map_err(|e| ChildError::sys(format!("idmap mount {shown} for {dest}"), e))?;
     Ok(tree)
 }
@@ -93,17 +93,6 @@ pub fn attach(tree: &OwnedFd, target: &OwnedFd, dest: &str) -> Result<(), ChildE
         ));
     }
     Ok(())
-}
-
-fn open_tree(path: &str, flags: libc::c_uint) -> Result<OwnedFd, Errno> {
-    let c = std::ffi::CString::new(path).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: valid C string; the returned fd is new and ours.
-    let r = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
-    if r < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: open_tree returned a new fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
 }
 
 fn open_ns(path: &str) -> Result<OwnedFd, ChildError> {

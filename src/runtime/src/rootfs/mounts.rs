@@ -222,52 +222,10 @@ fn apply_after(ctx: &MountCtx, dest: &str, opts: &MountOptions) -> Result<(), Ch
         do_mount(None, &top, dest, None, *p, None)?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
-        mount_setattr(&top, true, opts.rec_set, opts.rec_clr, None)
+        crate::sys::mount_setattr(&top, true, opts.rec_set, opts.rec_clr, None)
             .map_err(|e| ChildError::sys(format!("set recursive mount options on {dest}"), e))?;
     }
     Ok(())
-}
-
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-/// mount_setattr(2) on the mount `fd` refers to (and with `recursive` those below it).
-pub fn mount_setattr(
-    fd: &OwnedFd,
-    recursive: bool,
-    set: u64,
-    clr: u64,
-    userns: Option<&OwnedFd>,
-) -> Result<(), Errno> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clr,
-        propagation: 0,
-        userns_fd: userns.map_or(0, |u| u.as_raw_fd() as u64),
-    };
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
-    let rec = if recursive { AT_RECURSIVE } else { 0 };
-    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, attr struct of the size passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint | rec,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
-    }
 }
 
 /// Copies a directory tree (files, dirs, symlinks) from an open directory to `to`, keeping
