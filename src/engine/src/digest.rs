@@ -112,32 +112,23 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Copies what is read from `inner` into `sink` and hashes it: one pass downloads, stores and
-/// verifies a blob while a decompressor reads from the same stream.
+/// Copies what is read from `inner` into `sink`: one pass downloads and stores a blob while a
+/// decompressor reads from the same stream. It does not hash; the sink (a `BlobWriter`) does,
+/// so the compressed bytes are hashed once.
 pub struct TeeReader<R, W> {
     inner: R,
     sink: W,
-    hasher: Sha256,
-    count: u64,
 }
 
 impl<R: Read, W: Write> TeeReader<R, W> {
     pub fn new(inner: R, sink: W) -> Self {
-        TeeReader {
-            inner,
-            sink,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        TeeReader { inner, sink }
     }
 
-    pub fn finish(mut self) -> io::Result<(Digest, u64, W)> {
+    /// Copies the rest of the stream into the sink and hands the sink back.
+    pub fn finish(mut self) -> io::Result<W> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((Digest::from_hasher(self.hasher), self.count, self.sink))
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
+        Ok(self.sink)
     }
 }
 
@@ -145,8 +136,6 @@ impl<R: Read, W: Write> Read for TeeReader<R, W> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.sink.write_all(&buf[..n])?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
         Ok(n)
     }
 }
@@ -169,6 +158,11 @@ impl<W: Write> HashingWriter<W> {
 
     pub fn finish(self) -> (Digest, u64, W) {
         (Digest::from_hasher(self.hasher), self.count, self.inner)
+    }
+
+    /// The digest of what has been written so far.
+    pub fn digest(&self) -> Digest {
+        Digest::from_hasher(self.hasher.clone())
     }
 }
 

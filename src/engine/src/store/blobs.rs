@@ -103,6 +103,11 @@ impl Write for BlobWriter {
 }
 
 impl BlobWriter {
+    /// The digest of what has been written so far.
+    pub fn digest(&self) -> Digest {
+        self.file.digest()
+    }
+
     /// Verifies against `expected` (if given), syncs and moves the blob into the store.
     pub fn commit(self, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let (digest, size, buf) = self.file.finish();

@@ -10,7 +10,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
+// One transaction: as separate statements each CREATE was its own commit and fsync (14 of them,
+// ~20 ms, on a new store).
 const SCHEMA: &str = "
+BEGIN;
 CREATE TABLE IF NOT EXISTS images (
   id TEXT PRIMARY KEY,          -- sha256 of the config blob: the image ID
   created TEXT NOT NULL,        -- the config's created time (RFC 3339, may be empty)
@@ -47,6 +50,7 @@ CREATE TABLE IF NOT EXISTS blob_sources (
   registry TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL,
   PRIMARY KEY (registry, repo, digest)
 );
+COMMIT;
 ";
 
 pub struct Db {
@@ -132,10 +136,16 @@ impl Db {
                         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
                     }
                 })
+                // WAL with synchronous=NORMAL: commits are durable at the next checkpoint and
+                // never corrupt the database; a commit costs no fsync.
+                .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
                 .and_then(|_| conn.execute_batch(SCHEMA));
             match res {
                 Ok(()) => break,
                 Err(e) if attempt < 200 && is_busy(&e) => {
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_millis(100));
                 }
@@ -147,8 +157,6 @@ impl Db {
                 }
             }
         }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(dberr("configuring"))?;
         Ok(Db {
             conn: RefCell::new(conn),
         })

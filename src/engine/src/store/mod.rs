@@ -169,19 +169,18 @@ impl Files {
         })();
         // A corrupt blob usually breaks the decompressor first; report it as the digest
         // mismatch it is rather than as a tar error.
-        let finished = tee.finish();
-        let (diff_id, tar_size, size) = match (unpacked, &finished) {
-            (Err(e), Ok((actual, _, _))) => {
-                check(digest, actual, "blob")?;
+        let (diff_id, tar_size, size, writer) = match (unpacked, tee.finish()) {
+            (Err(e), Ok(w)) => {
+                check(digest, &w.digest(), "blob")?;
                 return Err(e);
             }
             (Err(e), Err(_)) => return Err(e),
-            (Ok(v), _) => v,
+            (Ok(_), Err(e)) => return Err(read_err(e, &shown)),
+            (Ok((diff_id, tar_size, size)), Ok(w)) => (diff_id, tar_size, size, w),
         };
-        let (blob_digest, blob_size, writer) = finished.map_err(|e| read_err(e, &shown))?;
-        check(digest, &blob_digest, "blob")?;
+        check(digest, &writer.digest(), "blob")?;
         check(expected_diff, &diff_id, "layer")?;
-        writer.commit(Some(&blob_digest))?;
+        let (blob_digest, blob_size) = writer.commit(None)?;
         let info = LayerInfo {
             diff_id: diff_id.clone(),
             size,
