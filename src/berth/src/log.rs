@@ -34,6 +34,9 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> anyhow::Result<(
         format,
         debug,
     });
+    // The runtime's own warnings (skipped capabilities, relative mount destinations) go
+    // where runc's go: the log file, else stderr.
+    berth_runtime::caps::set_warn_hook(warn);
     Ok(())
 }
 
@@ -72,6 +75,11 @@ fn emit(level: &str, msg: &str) {
 pub fn error(msg: &str) {
     emit("error", msg);
     eprintln!("berth: {msg}");
+}
+
+/// A warning: logged (level "warning", as logrus names it), the command goes on.
+pub fn warn(msg: &str) {
+    emit("warning", msg);
 }
 
 pub fn debug(msg: &str) {

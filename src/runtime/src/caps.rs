@@ -81,16 +81,76 @@ pub fn last_cap() -> u32 {
     })
 }
 
-fn mask(names: &Option<Vec<String>>) -> Result<u64, CapsError> {
+/// Where the runtime's warnings go. The CLI points this at its `--log` output, where runc
+/// logs its warnings too (containerd reads that file); without a hook they go to stderr.
+/// It lives here, beside the first warning the runtime had, until the crate has a log module.
+static WARN_HOOK: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Sends the runtime's warnings to `hook` (the first call wins).
+pub fn set_warn_hook(hook: fn(&str)) {
+    let _ = WARN_HOOK.set(hook);
+}
+
+/// Logs a warning: something in the config is skipped, and the operation goes on.
+pub fn warn(msg: &str) {
+    match WARN_HOOK.get() {
+        Some(hook) => hook(msg),
+        None => eprintln!("warning: {msg}"),
+    }
+}
+
+/// The names in `c` that can't be applied: unknown to berth (a misspelling, or a capability
+/// newer than our table), or known but beyond the running kernel's `cap_last_cap`. Sorted,
+/// each once.
+pub fn unavailable(c: &Capabilities) -> Vec<String> {
+    unavailable_with(c, last_cap())
+}
+
+fn unavailable_with(c: &Capabilities, last: u32) -> Vec<String> {
+    let mut out: Vec<String> = [
+        &c.bounding,
+        &c.effective,
+        &c.inheritable,
+        &c.permitted,
+        &c.ambient,
+    ]
+    .into_iter()
+    .flatten()
+    .flatten()
+    .filter(|n| parse(n).map_or(true, |bit| bit > last))
+    .cloned()
+    .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Warns about the capabilities that will be skipped, in runc's words. The runtime-spec (1.1+)
+/// says such a capability MUST be logged as a warning and SHOULD NOT fail the container.
+pub fn warn_unavailable(c: Option<&Capabilities>) {
+    let Some(c) = c else {
+        return;
+    };
+    let skipped = unavailable(c);
+    if !skipped.is_empty() {
+        warn(&format!(
+            "ignoring unknown or unavailable capabilities: [{}]",
+            skipped.join(" ")
+        ));
+    }
+}
+
+/// The set's bits. Unknown names and capabilities the kernel doesn't have are skipped, as
+/// runc does; `warn_unavailable` has said so before the container was started.
+fn mask(names: &Option<Vec<String>>) -> u64 {
     let mut m = 0u64;
     for n in names.iter().flatten() {
-        let bit = parse(n)?;
-        // Capabilities the kernel doesn't know are skipped, as runc does (with a warning there).
-        if bit <= last_cap() {
-            m |= 1 << bit;
+        match parse(n) {
+            Ok(bit) if bit <= last_cap() => m |= 1 << bit,
+            _ => {}
         }
     }
-    Ok(m)
+    m
 }
 
 /// The five sets as bit masks.
@@ -104,16 +164,17 @@ pub struct CapSets {
 }
 
 impl CapSets {
+    /// Never fails: what can't be applied is skipped (see `mask`).
     pub fn from_spec(c: Option<&Capabilities>) -> Result<CapSets, CapsError> {
         let Some(c) = c else {
             return Ok(CapSets::default());
         };
         Ok(CapSets {
-            bounding: mask(&c.bounding)?,
-            effective: mask(&c.effective)?,
-            inheritable: mask(&c.inheritable)?,
-            permitted: mask(&c.permitted)?,
-            ambient: mask(&c.ambient)?,
+            bounding: mask(&c.bounding),
+            effective: mask(&c.effective),
+            inheritable: mask(&c.inheritable),
+            permitted: mask(&c.permitted),
+            ambient: mask(&c.ambient),
         })
     }
 }
@@ -227,5 +288,39 @@ mod tests {
         assert_eq!(parse("net_admin").unwrap(), 12);
         assert_eq!(parse("CAP_CHECKPOINT_RESTORE").unwrap(), 40);
         assert!(parse("CAP_NOPE").is_err());
+    }
+
+    fn caps(names: &[&str]) -> Capabilities {
+        let v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        Capabilities {
+            bounding: Some(v.clone()),
+            effective: Some(v.clone()),
+            permitted: Some(v),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unknown_and_kernel_unavailable_names_are_listed_once() {
+        let c = caps(&[
+            "CAP_CHOWN",
+            "CAP_ZZZ_NEW",
+            "CAP_BPF",
+            "CAP_CHECKPOINT_RESTORE",
+        ]);
+        assert_eq!(unavailable_with(&c, 40), ["CAP_ZZZ_NEW"]);
+        // An older kernel: CAP_BPF (39) and CAP_CHECKPOINT_RESTORE (40) are not there yet.
+        assert_eq!(
+            unavailable_with(&c, 38),
+            ["CAP_BPF", "CAP_CHECKPOINT_RESTORE", "CAP_ZZZ_NEW"]
+        );
+    }
+
+    #[test]
+    fn unknown_names_are_skipped_and_the_rest_applied() {
+        let sets = CapSets::from_spec(Some(&caps(&["CAP_KILL", "CAP_CONFORMANCE_BOGUS"]))).unwrap();
+        assert_eq!(sets.bounding, 1 << 5);
+        assert_eq!(sets.effective, 1 << 5);
+        assert_eq!(sets.inheritable, 0);
     }
 }

@@ -95,7 +95,11 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
         )
         .map_err(|e| ChildError::new(e.to_string()))?;
     }
-    rootfs::pivot(a.rootfs, a.no_pivot)?;
+    rootfs::pivot(
+        a.rootfs,
+        a.no_pivot,
+        a.spec.linux().rootfs_propagation.as_deref(),
+    )?;
     if process.terminal {
         let sock = a
             .console_socket

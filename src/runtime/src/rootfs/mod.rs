@@ -33,6 +33,28 @@ fn ms(bits: libc::c_ulong) -> MsFlags {
     MsFlags::from_bits_retain(bits)
 }
 
+/// A mount destination as an absolute path in the container: spec 1.2 lets a relative one
+/// stand for the same path under `/`.
+pub fn absolute_destination(dest: &str) -> std::borrow::Cow<'_, str> {
+    if dest.starts_with('/') {
+        dest.into()
+    } else {
+        format!("/{}", dest.trim_start_matches("./")).into()
+    }
+}
+
+/// What `/` is made in the container's fresh mount namespace before anything is mounted.
+/// The default, rslave, keeps our mounts from propagating to the host. An unbindable request
+/// is applied as private here and made unbindable on the final `/` only: unbindable mounts
+/// could not be the source of the rootfs bind or of the config's bind mounts.
+fn initial_propagation(requested: Option<libc::c_ulong>) -> libc::c_ulong {
+    match requested {
+        None => libc::MS_SLAVE | libc::MS_REC,
+        Some(f) if f & libc::MS_UNBINDABLE != 0 => libc::MS_PRIVATE | (f & libc::MS_REC),
+        Some(f) => f,
+    }
+}
+
 pub struct Prepare<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
@@ -47,16 +69,24 @@ pub struct Prepare<'a> {
 /// Everything before pivot_root. Runs in the container's (new) mount namespace.
 pub fn prepare(p: Prepare) -> Result<(), ChildError> {
     let linux = p.spec.linux();
-    let prop = linux
+    let requested = linux
         .rootfs_propagation
         .as_deref()
-        .and_then(propagation_flag)
-        .unwrap_or(libc::MS_SLAVE | libc::MS_REC);
-    // Nothing we mount may propagate back to the host.
-    mount(None::<&str>, "/", None::<&str>, ms(prop), None::<&str>)
-        .map_err(|e| ChildError::sys("make / ".to_string() + "slave", e))?;
+        .and_then(propagation_flag);
+    let prop = initial_propagation(requested);
+    // Nothing we mount may propagate back to the host, unless rootfsPropagation asks for
+    // shared mounts (a Kubernetes Bidirectional mount needs its source to stay a peer).
+    mount(None::<&str>, "/", None::<&str>, ms(prop), None::<&str>).map_err(|e| {
+        ChildError::sys(
+            format!(
+                "make / {}",
+                linux.rootfs_propagation.as_deref().unwrap_or("rslave")
+            ),
+            e,
+        )
+    })?;
     let rootfs = p.rootfs.to_string_lossy();
-    make_parent_private(p.rootfs)?;
+    unshare_parent(p.rootfs, requested)?;
     mount(
         Some(p.rootfs),
         p.rootfs,
@@ -84,17 +114,32 @@ pub fn prepare(p: Prepare) -> Result<(), ChildError> {
         idmapped: std::cell::RefCell::new(p.idmapped.into()),
     };
     for m in &p.spec.mounts {
-        mounts::mount_one(&ctx, m)?;
+        if m.destination.starts_with('/') {
+            mounts::mount_one(&ctx, m)?;
+        } else {
+            // Relative to the container's / (spec 1.2); validation warned about it.
+            let mut abs = m.clone();
+            abs.destination = absolute_destination(&m.destination).into_owned();
+            mounts::mount_one(&ctx, &abs)?;
+        }
     }
     devices::create(&root, &linux.devices, p.userns)?;
     devices::link_ptmx(&root)?;
     Ok(())
 }
 
-/// pivot_root needs the rootfs's parent mount not to be shared.
-fn make_parent_private(rootfs: &Path) -> Result<(), ChildError> {
+/// pivot_root needs the rootfs's parent mount not to be shared, and the rootfs bind must not
+/// propagate out of the container. A shared parent is made private, or with a slave
+/// rootfsPropagation a slave: the rootfs bind then stays a slave of the host's peer group, so
+/// mounts made on the host under the rootfs still reach the container (runc does the same).
+/// With a private rootfsPropagation a slave parent is made private too, so that the bind, and
+/// so the container's `/`, is private without one more mount call after pivot_root.
+fn unshare_parent(rootfs: &Path, requested: Option<libc::c_ulong>) -> Result<(), ChildError> {
+    let want_slave = requested.is_some_and(|f| f & libc::MS_SLAVE != 0);
+    let want_private = requested.is_some_and(|f| f & libc::MS_PRIVATE != 0);
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut best: Option<(&str, bool)> = None;
+    // The innermost mount holding the rootfs: (mount point, shared, a slave).
+    let mut best: Option<(&str, bool, bool)> = None;
     for line in info.lines() {
         let f: Vec<&str> = line.split(' ').collect();
         if f.len() < 7 {
@@ -102,43 +147,82 @@ fn make_parent_private(rootfs: &Path) -> Result<(), ChildError> {
         }
         let mp = f[4];
         let within = rootfs.starts_with(mp);
-        if within && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
-            let shared = f[6..]
-                .iter()
-                .take_while(|x| **x != "-")
-                .any(|x| x.starts_with("shared:"));
-            best = Some((mp, shared));
+        if within && best.is_none_or(|(b, _, _)| mp.len() >= b.len()) {
+            let optional = || f[6..].iter().take_while(|x| **x != "-");
+            let shared = optional().any(|x| x.starts_with("shared:"));
+            let slave = optional().any(|x| x.starts_with("master:"));
+            best = Some((mp, shared, slave));
         }
     }
-    if let Some((mp, true)) = best {
-        mount(
-            None::<&str>,
-            mp,
-            None::<&str>,
-            MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .map_err(|e| ChildError::sys(format!("make {mp} private"), e))?;
-    }
-    Ok(())
+    let Some((mp, shared, slave)) = best else {
+        return Ok(());
+    };
+    let (flag, what) = if shared && want_slave {
+        (MsFlags::MS_SLAVE, "slave")
+    } else if shared || (slave && want_private) {
+        (MsFlags::MS_PRIVATE, "private")
+    } else {
+        return Ok(());
+    };
+    mount(None::<&str>, mp, None::<&str>, flag, None::<&str>)
+        .map_err(|e| ChildError::sys(format!("make {mp} {what}"), e))
 }
 
-/// Makes the rootfs the process's `/`: pivot_root, or with `no_pivot` a move mount + chroot.
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<(), ChildError> {
-    let shown = rootfs.display().to_string();
+/// Gives the container's `/` the propagation rootfsPropagation asks for, once it is `/`: the
+/// rootfs bind was made from a parent that was not shared (pivot_root needs that), so it is
+/// private or a slave until now. Private needs nothing more (see `unshare_parent`), nor does
+/// the default. As runc, the flag is applied as given, so `rshared` makes every mount shared.
+fn apply_root_propagation(requested: Option<&str>) -> Result<(), ChildError> {
+    let Some(name) = requested else {
+        return Ok(());
+    };
+    let Some(flag) = propagation_flag(name).filter(|f| f & libc::MS_PRIVATE == 0) else {
+        return Ok(());
+    };
+    mount(None::<&str>, "/", None::<&str>, ms(flag), None::<&str>)
+        .map_err(|e| ChildError::sys(format!("make / {name}"), e))
+}
+
+/// Makes the rootfs the process's `/`: pivot_root, or with `no_pivot` a move mount + chroot;
+/// then gives it the requested `propagation` (linux.rootfsPropagation).
+pub fn pivot(rootfs: &Path, no_pivot: bool, propagation: Option<&str>) -> Result<(), ChildError> {
     if no_pivot {
-        nix::unistd::chdir(rootfs).map_err(|e| ChildError::sys(format!("chdir {shown}"), e))?;
+        move_root(rootfs, propagation)?;
+    } else {
+        pivot_root(rootfs)?;
+    }
+    apply_root_propagation(propagation)
+}
+
+fn move_root(rootfs: &Path, propagation: Option<&str>) -> Result<(), ChildError> {
+    let shown = rootfs.display().to_string();
+    // A shared rootfsPropagation left the old / a peer of the host's: moving the rootfs on
+    // top of it would propagate the container's root to the host.
+    if propagation.is_some_and(|p| p.ends_with("shared")) {
         mount(
-            Some(rootfs),
+            None::<&str>,
             "/",
             None::<&str>,
-            MsFlags::MS_MOVE,
+            MsFlags::MS_SLAVE,
             None::<&str>,
         )
-        .map_err(|e| ChildError::sys(format!("move mount {shown} to /"), e))?;
-        nix::unistd::chroot(".").map_err(|e| ChildError::sys(format!("chroot {shown}"), e))?;
-        return nix::unistd::chdir("/").map_err(|e| ChildError::sys("chdir /", e));
+        .map_err(|e| ChildError::sys("make the old / slave", e))?;
     }
+    nix::unistd::chdir(rootfs).map_err(|e| ChildError::sys(format!("chdir {shown}"), e))?;
+    mount(
+        Some(rootfs),
+        "/",
+        None::<&str>,
+        MsFlags::MS_MOVE,
+        None::<&str>,
+    )
+    .map_err(|e| ChildError::sys(format!("move mount {shown} to /"), e))?;
+    nix::unistd::chroot(".").map_err(|e| ChildError::sys(format!("chroot {shown}"), e))?;
+    nix::unistd::chdir("/").map_err(|e| ChildError::sys("chdir /", e))
+}
+
+fn pivot_root(rootfs: &Path) -> Result<(), ChildError> {
+    let shown = rootfs.display().to_string();
     let oflags =
         nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC;
     let old = nix::fcntl::open("/", oflags, nix::sys::stat::Mode::empty())

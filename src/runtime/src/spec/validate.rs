@@ -58,22 +58,9 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
                 return Err(invalid(format!("process.env entry {e:?} is not KEY=VALUE")));
             }
         }
-        if let Some(caps) = &p.capabilities {
-            for set in [
-                &caps.bounding,
-                &caps.effective,
-                &caps.inheritable,
-                &caps.permitted,
-                &caps.ambient,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                for c in set {
-                    crate::caps::parse(c).map_err(|e| invalid(e.to_string()))?;
-                }
-            }
-        }
+        // A capability berth or the kernel doesn't know is skipped with a warning, not an
+        // error (runtime-spec 1.1+, as runc and crun do).
+        crate::caps::warn_unavailable(p.capabilities.as_ref());
         for r in &p.rlimits {
             crate::rlimits::resource(&r.typ).map_err(|e| invalid(e.to_string()))?;
             if r.soft > r.hard {
@@ -91,7 +78,18 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         }
     }
     for m in &spec.mounts {
-        absolute("mount destination", &m.destination)?;
+        if m.destination.is_empty() {
+            return Err(invalid("mount destination is empty".into()));
+        }
+        // Spec 1.2 allows a relative destination on Linux, relative to the container's /;
+        // runc warns and mounts it there (see rootfs::prepare).
+        if !m.destination.starts_with('/') {
+            crate::caps::warn(&format!(
+                "mount destination {} is not absolute: mounting it at {}",
+                m.destination,
+                crate::rootfs::absolute_destination(&m.destination)
+            ));
+        }
     }
     if let Some(hooks) = &spec.hooks {
         for h in hooks
