@@ -95,11 +95,8 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
         )
         .map_err(|e| ChildError::new(e.to_string()))?;
     }
-    rootfs::pivot(
-        a.rootfs,
-        a.no_pivot,
-        a.spec.linux().rootfs_propagation.as_deref(),
-    )?;
+    let propagation = a.spec.linux().rootfs_propagation.as_deref();
+    rootfs::pivot(a.rootfs, a.no_pivot, propagation)?;
     if process.terminal {
         let sock = a
             .console_socket
@@ -129,6 +126,7 @@ pub fn init_main(a: &InitArgs, ch: &Channel) -> Result<Infallible, ChildError> {
     if a.spec.root.as_ref().is_some_and(|r| r.readonly) {
         rootfs::readonly_root()?;
     }
+    rootfs::propagate_root(propagation)?;
     if let Some(p) = &linux.personality {
         let persona = if p.domain == "LINUX32" { 0x0008 } else { 0 };
         // SAFETY: personality with a plain integer.

@@ -168,11 +168,13 @@ fn unshare_parent(rootfs: &Path, requested: Option<libc::c_ulong>) -> Result<(),
         .map_err(|e| ChildError::sys(format!("make {mp} {what}"), e))
 }
 
-/// Gives the container's `/` the propagation rootfsPropagation asks for, once it is `/`: the
-/// rootfs bind was made from a parent that was not shared (pivot_root needs that), so it is
-/// private or a slave until now. Private needs nothing more (see `unshare_parent`), nor does
-/// the default. As runc, the flag is applied as given, so `rshared` makes every mount shared.
-fn apply_root_propagation(requested: Option<&str>) -> Result<(), ChildError> {
+/// Gives the container's `/` the propagation rootfsPropagation asks for, once it is `/` and
+/// the last mount of the setup is made (masked and read-only paths are binds, which an
+/// unbindable tree could not be the source of). The rootfs bind was made from a parent that
+/// was not shared, as pivot_root needs, so until now `/` is private or a slave. Private needs
+/// nothing more (see `unshare_parent`), nor does the default. As in runc the flag is applied
+/// as given, so `rshared` makes every mount shared.
+pub fn propagate_root(requested: Option<&str>) -> Result<(), ChildError> {
     let Some(name) = requested else {
         return Ok(());
     };
@@ -183,15 +185,14 @@ fn apply_root_propagation(requested: Option<&str>) -> Result<(), ChildError> {
         .map_err(|e| ChildError::sys(format!("make / {name}"), e))
 }
 
-/// Makes the rootfs the process's `/`: pivot_root, or with `no_pivot` a move mount + chroot;
-/// then gives it the requested `propagation` (linux.rootfsPropagation).
+/// Makes the rootfs the process's `/`: pivot_root, or with `no_pivot` a move mount + chroot.
+/// `propagation` is linux.rootfsPropagation, applied later by `propagate_root`.
 pub fn pivot(rootfs: &Path, no_pivot: bool, propagation: Option<&str>) -> Result<(), ChildError> {
     if no_pivot {
-        move_root(rootfs, propagation)?;
+        move_root(rootfs, propagation)
     } else {
-        pivot_root(rootfs)?;
+        pivot_root(rootfs)
     }
-    apply_root_propagation(propagation)
 }
 
 fn move_root(rootfs: &Path, propagation: Option<&str>) -> Result<(), ChildError> {
