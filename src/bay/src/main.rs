@@ -2,6 +2,7 @@
 //! this file holds the argument structs and maps errors to docker's messages and exit codes.
 
 mod cmd_archive;
+mod cmd_container;
 mod cmd_images;
 mod cmd_registry;
 mod format;
@@ -31,12 +32,41 @@ struct Cli {
     /// Location of client config files (credentials: config.json)
     #[arg(long, global = true, env = "DOCKER_CONFIG")]
     config: Option<PathBuf>,
+    /// OCI runtime binary (default: berth next to bay, else berth or runc on PATH)
+    #[arg(long, global = true, env = "BAY_RUNTIME")]
+    runtime: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create and run a new container from an image
+    Run(CreateArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(NamesArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCmd),
+    /// Runs a container's monitor (internal)
+    #[command(name = "container-monitor", hide = true)]
+    ContainerMonitor(MonitorArgs),
     /// List images
     Images(ImagesArgs),
     /// Manage images
@@ -86,6 +116,252 @@ enum ImageCmd {
     Save(SaveArgs),
     Load(LoadArgs),
     Import(ImportArgs),
+}
+
+#[derive(Subcommand)]
+enum ContainerCmd {
+    Run(CreateArgs),
+    Create(CreateArgs),
+    Start(StartArgs),
+    Stop(StopArgs),
+    Restart(StopArgs),
+    Kill(KillArgs),
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(PsArgs),
+    Logs(LogsArgs),
+    Wait(NamesArgs),
+    Inspect(ContainerInspectArgs),
+    Prune(PruneCArgs),
+}
+
+#[derive(Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print help (-h is --hostname, as in docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    name: Option<String>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    rm: bool,
+    /// Set environment variables
+    #[arg(short, long)]
+    env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Set meta data on a container
+    #[arg(short, long)]
+    label: Vec<String>,
+    /// Bind mount a volume
+    #[arg(short, long)]
+    volume: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// Connect a container to a network (none, host)
+    #[arg(long, alias = "net")]
+    network: Option<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short, long)]
+    publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    privileged: bool,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    read_only: bool,
+    /// Add Linux capabilities
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    restart: Option<String>,
+    /// Run an init inside the container
+    #[arg(long)]
+    init: bool,
+    /// Signal to stop the container
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// IMAGE [COMMAND] [ARG...]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "IMAGE"
+    )]
+    argv: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    interactive: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        allow_negative_numbers = true
+    )]
+    time: Option<i64>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    volumes: bool,
+    /// Remove the specified link
+    #[arg(short, long)]
+    link: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show the latest created container (includes all states)
+    #[arg(short, long)]
+    latest: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long)]
+    last: Option<i64>,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    /// Format output using a Go template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    follow: bool,
+    /// Show timestamps
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long)]
+    tail: Option<String>,
+    /// Show logs since timestamp or relative (e.g. 42m)
+    #[arg(long)]
+    since: Option<String>,
+    /// Show logs before a timestamp or relative (e.g. 42m)
+    #[arg(long)]
+    until: Option<String>,
+    /// Show extra details provided to logs (bay's json-file logs carry none)
+    #[arg(long)]
+    details: bool,
+    container: String,
+}
+
+#[derive(Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ContainerInspectArgs {
+    /// Format output using a Go template
+    #[arg(short, long)]
+    format: Option<String>,
+    /// Display total file sizes
+    #[arg(short, long)]
+    size: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct PruneCArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter")]
+    filter: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct MonitorArgs {
+    /// Pass stdin to the container
+    #[arg(long)]
+    stdin: bool,
+    /// Copy the container's output to stdout/stderr
+    #[arg(long)]
+    attach: bool,
+    id: String,
 }
 
 #[derive(Subcommand)]
@@ -328,6 +604,10 @@ fn main() -> ExitCode {
             if let Some(Exit(code)) = e.downcast_ref::<Exit>() {
                 return ExitCode::from(*code);
             }
+            if let Some(ce) = e.downcast_ref::<bay_engine::container::ContainerError>() {
+                eprintln!("Error response from daemon: {ce}");
+                return ExitCode::from(1);
+            }
             match e.downcast_ref::<bay_engine::Error>() {
                 // Errors docker's daemon would report keep docker's prefix, so scripts match.
                 Some(engine_err) => eprintln!("Error response from daemon: {engine_err}"),
@@ -339,10 +619,26 @@ fn main() -> ExitCode {
 }
 
 fn open(cli: &Cli) -> anyhow::Result<Engine> {
+    // The monitor runs from `/`: it gets absolute paths.
+    let root = std::path::absolute(&cli.root)?;
+    let runtime = cli.runtime.as_ref().map(std::path::absolute).transpose()?;
+    let mut monitor = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        monitor.push(exe.into_os_string());
+        monitor.push("--root".into());
+        monitor.push(root.clone().into_os_string());
+        if let Some(rt) = &runtime {
+            monitor.push("--runtime".into());
+            monitor.push(rt.clone().into_os_string());
+        }
+        monitor.push("container-monitor".into());
+    }
     Ok(Engine::open(Options {
-        root: Some(cli.root.clone()),
+        root: Some(root),
         registries_config: cli.registries_config.clone(),
         client_config_dir: cli.config.clone(),
+        runtime,
+        monitor,
     })?)
 }
 
@@ -352,7 +648,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Images(a) | Command::Image(ImageCmd::Ls(a)) => cmd_images::images(&engine, a),
         Command::Tag(a) | Command::Image(ImageCmd::Tag(a)) => cmd_images::tag(&engine, a),
         Command::Rmi(a) | Command::Image(ImageCmd::Rm(a)) => cmd_images::rmi(&engine, a),
-        Command::Inspect(a) => cmd_images::inspect(&engine, a),
+        Command::Inspect(a) => cmd_container::inspect(&engine, a),
+        Command::Run(a) | Command::Container(ContainerCmd::Run(a)) => {
+            cmd_container::run(&engine, a)
+        }
+        Command::Create(a) | Command::Container(ContainerCmd::Create(a)) => {
+            cmd_container::create_cmd(&engine, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCmd::Start(a)) => {
+            cmd_container::start(&engine, a)
+        }
+        Command::Stop(a) | Command::Container(ContainerCmd::Stop(a)) => {
+            cmd_container::stop(&engine, a)
+        }
+        Command::Restart(a) | Command::Container(ContainerCmd::Restart(a)) => {
+            cmd_container::restart(&engine, a)
+        }
+        Command::Kill(a) | Command::Container(ContainerCmd::Kill(a)) => {
+            cmd_container::kill(&engine, a)
+        }
+        Command::Rm(a) | Command::Container(ContainerCmd::Rm(a)) => cmd_container::rm(&engine, a),
+        Command::Ps(a) | Command::Container(ContainerCmd::Ls(a)) => cmd_container::ps(&engine, a),
+        Command::Logs(a) | Command::Container(ContainerCmd::Logs(a)) => {
+            cmd_container::logs(&engine, a)
+        }
+        Command::Wait(a) | Command::Container(ContainerCmd::Wait(a)) => {
+            cmd_container::wait(&engine, a)
+        }
+        Command::Container(ContainerCmd::Inspect(a)) => cmd_container::inspect(
+            &engine,
+            InspectArgs {
+                format: a.format,
+                kind: Some("container".into()),
+                size: a.size,
+                names: a.names,
+            },
+        ),
+        Command::Container(ContainerCmd::Prune(a)) => cmd_container::prune(&engine, a),
+        Command::ContainerMonitor(a) => cmd_container::monitor(&engine, a),
         Command::Image(ImageCmd::Inspect(a)) => cmd_images::image_inspect(&engine, a),
         Command::History(a) | Command::Image(ImageCmd::History(a)) => {
             cmd_images::history(&engine, a)

@@ -25,12 +25,20 @@ pub struct Options {
     pub registries_config: Option<PathBuf>,
     /// Docker client config dir holding `config.json` (credentials); `~/.docker` when unset.
     pub client_config_dir: Option<PathBuf>,
+    /// OCI runtime binary (berth, runc, crun); found next to the current executable or on
+    /// PATH when unset.
+    pub runtime: Option<PathBuf>,
+    /// Program and leading arguments that run a container monitor; the container ID is
+    /// appended. The `bay` binary passes itself with its hidden `container-monitor` verb.
+    pub monitor: Vec<std::ffi::OsString>,
 }
 
 pub struct Engine {
     pub(crate) store: Store,
     pub(crate) registries: RegistriesConfig,
     pub(crate) client_config_dir: PathBuf,
+    pub(crate) runtime: Option<PathBuf>,
+    pub(crate) monitor: Vec<std::ffi::OsString>,
 }
 
 impl Engine {
@@ -48,6 +56,8 @@ impl Engine {
             store,
             registries,
             client_config_dir,
+            runtime: opts.runtime,
+            monitor: opts.monitor,
         })
     }
 
@@ -168,10 +178,26 @@ impl Engine {
         Ok(out)
     }
 
-    /// The container (if any) that keeps an image from being removed. Containers are not part
-    /// of the store yet, so nothing does; `rmi` and `image prune` already ask.
-    pub(crate) fn image_user(&self, _id: &Digest) -> Option<String> {
-        None
+    /// The container (if any) that keeps an image from being removed: the short ID of the
+    /// oldest container created from it.
+    pub(crate) fn image_user(&self, id: &Digest) -> Option<String> {
+        let users = self.store.db.read(|q| q.containers_using(id)).ok()?;
+        users.first().map(|c| c[..12].to_string())
+    }
+
+    /// Like `image_user`, preferring a running container; true when it is running.
+    pub(crate) fn image_user_state(&self, id: &Digest) -> Option<(String, bool)> {
+        let users = self.store.db.read(|q| q.containers_using(id)).ok()?;
+        let mut first = None;
+        for c in users {
+            let row = self.store.db.read(|q| q.container(&c)).ok()??;
+            let up = matches!(row.state.as_str(), "running" | "paused");
+            if up {
+                return Some((c[..12].to_string(), true));
+            }
+            first.get_or_insert((c[..12].to_string(), false));
+        }
+        first
     }
 }
 

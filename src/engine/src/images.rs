@@ -167,12 +167,29 @@ impl Engine {
                     .flatten()
                     .is_none()
             });
-        if let Some(user) = self.image_user(&img.id) {
-            if !force {
-                return Err(Error::Conflict(format!(
-                    "conflict: unable to delete {} (cannot be forced) - image is being used by running container {user}",
-                    img.id.short()
-                )));
+        // A container's image stays: without -f the removal is refused (docker's messages); -f
+        // only untags. Untagging one of several names is always allowed.
+        let mut keep_image = false;
+        if let Some((user, running)) = self.image_user_state(&img.id) {
+            let one_of_many = !by_id && refs.0.len() + refs.1.len() > 1;
+            if !one_of_many {
+                let short = img.id.short();
+                if running && by_id {
+                    return Err(Error::Conflict(format!(
+                        "conflict: unable to delete {short} (cannot be forced) - image is being used by running container {user}"
+                    )));
+                }
+                if !force && by_id {
+                    return Err(Error::Conflict(format!(
+                        "conflict: unable to delete {short} (must be forced) - image is being used by stopped container {user}"
+                    )));
+                }
+                if !force {
+                    return Err(Error::Conflict(format!(
+                        "conflict: unable to remove repository reference \"{s}\" (must force) - container {user} is using its referenced image {short}"
+                    )));
+                }
+                keep_image = true;
             }
         }
         if !by_id {
@@ -203,7 +220,7 @@ impl Engine {
                 }
                 refs.1.retain(|r| r.name() != repo);
             }
-            if !refs.0.is_empty() || !refs.1.is_empty() {
+            if keep_image || !refs.0.is_empty() || !refs.1.is_empty() {
                 self.write_oci_index();
                 return Ok(events);
             }
@@ -237,6 +254,10 @@ impl Engine {
                 }
                 events.push(RemoveEvent::Untagged(r.familiar()));
             }
+        }
+        if keep_image {
+            self.write_oci_index();
+            return Ok(events);
         }
         events.extend(self.delete_image(&img)?);
         self.write_oci_index();

@@ -50,6 +50,23 @@ CREATE TABLE IF NOT EXISTS blob_sources (
   registry TEXT NOT NULL, repo TEXT NOT NULL, digest TEXT NOT NULL,
   PRIMARY KEY (registry, repo, digest)
 );
+CREATE TABLE IF NOT EXISTS containers (
+  id TEXT PRIMARY KEY,          -- 64 hex
+  name TEXT NOT NULL UNIQUE,    -- without docker's leading slash
+  image TEXT NOT NULL,          -- image ID (sha256:...)
+  image_name TEXT NOT NULL,     -- the image as the user named it
+  config TEXT NOT NULL,         -- docker's Config JSON
+  host_config TEXT NOT NULL,    -- docker's HostConfig JSON
+  created TEXT NOT NULL,        -- RFC 3339 with nanoseconds
+  state TEXT NOT NULL,          -- created, running, paused, exited, dead
+  pid INTEGER NOT NULL,
+  monitor_pid INTEGER NOT NULL,
+  exit_code INTEGER NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  error TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS containers_image ON containers(image);
 COMMIT;
 ";
 
@@ -65,6 +82,37 @@ pub struct ImageRow {
     pub manifest: Option<Digest>,
     pub layers: Vec<Digest>,
     pub added: i64,
+}
+
+/// One container as stored; `config`/`host_config` are docker's JSON documents.
+#[derive(Clone, Debug)]
+pub struct ContainerRow {
+    pub id: String,
+    pub name: String,
+    pub image: Digest,
+    pub image_name: String,
+    pub config: String,
+    pub host_config: String,
+    pub created: String,
+    pub state: String,
+    pub pid: i64,
+    pub monitor_pid: i64,
+    pub exit_code: i64,
+    pub started_at: String,
+    pub finished_at: String,
+    pub error: String,
+}
+
+/// The run-state columns of a container, changed together.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerState {
+    pub state: String,
+    pub pid: i64,
+    pub monitor_pid: i64,
+    pub exit_code: i64,
+    pub started_at: String,
+    pub finished_at: String,
+    pub error: String,
 }
 
 #[derive(Clone, Debug)]
@@ -110,6 +158,27 @@ fn image_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRow> {
             .map(digest_col)
             .collect::<rusqlite::Result<_>>()?,
         added: r.get(5)?,
+    })
+}
+
+const CONTAINER_COLS: &str = "id, name, image, image_name, config, host_config, created, state, pid, monitor_pid, exit_code, started_at, finished_at, error";
+
+fn container_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRow> {
+    Ok(ContainerRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        image: digest_col(r.get(2)?)?,
+        image_name: r.get(3)?,
+        config: r.get(4)?,
+        host_config: r.get(5)?,
+        created: r.get(6)?,
+        state: r.get(7)?,
+        pid: r.get(8)?,
+        monitor_pid: r.get(9)?,
+        exit_code: r.get(10)?,
+        started_at: r.get(11)?,
+        finished_at: r.get(12)?,
+        error: r.get(13)?,
     })
 }
 
@@ -467,5 +536,112 @@ impl Q<'_> {
             )
             .map_err(dberr("recording blob source"))?;
         Ok(())
+    }
+
+    pub fn container(&self, id: &str) -> Result<Option<ContainerRow>> {
+        self.0
+            .query_row(
+                &format!("SELECT {CONTAINER_COLS} FROM containers WHERE id = ?1"),
+                [id],
+                container_from_row,
+            )
+            .optional()
+            .map_err(dberr("reading container"))
+    }
+
+    pub fn container_by_name(&self, name: &str) -> Result<Option<ContainerRow>> {
+        self.0
+            .query_row(
+                &format!("SELECT {CONTAINER_COLS} FROM containers WHERE name = ?1"),
+                [name],
+                container_from_row,
+            )
+            .optional()
+            .map_err(dberr("reading container"))
+    }
+
+    /// All containers, newest first.
+    pub fn containers(&self) -> Result<Vec<ContainerRow>> {
+        let mut st = self
+            .0
+            .prepare(&format!(
+                "SELECT {CONTAINER_COLS} FROM containers ORDER BY created DESC"
+            ))
+            .map_err(dberr("listing containers"))?;
+        let rows = st
+            .query_map([], container_from_row)
+            .map_err(dberr("listing containers"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("listing containers"))
+    }
+
+    pub fn container_ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut st = self
+            .0
+            .prepare("SELECT id FROM containers WHERE substr(id, 1, ?1) = ?2")
+            .map_err(dberr("finding container"))?;
+        let rows = st
+            .query_map(params![prefix.len() as i64, prefix], |r| r.get(0))
+            .map_err(dberr("finding container"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("finding container"))
+    }
+
+    /// IDs of the containers created from an image.
+    pub fn containers_using(&self, image: &Digest) -> Result<Vec<String>> {
+        let mut st = self
+            .0
+            .prepare("SELECT id FROM containers WHERE image = ?1 ORDER BY created")
+            .map_err(dberr("finding containers"))?;
+        let rows = st
+            .query_map([image.as_str()], |r| r.get(0))
+            .map_err(dberr("finding containers"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(dberr("finding containers"))
+    }
+
+    pub fn insert_container(&self, c: &ContainerRow) -> Result<()> {
+        self.0
+            .execute(
+                &format!("INSERT INTO containers ({CONTAINER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+                params![
+                    c.id,
+                    c.name,
+                    c.image.as_str(),
+                    c.image_name,
+                    c.config,
+                    c.host_config,
+                    c.created,
+                    c.state,
+                    c.pid,
+                    c.monitor_pid,
+                    c.exit_code,
+                    c.started_at,
+                    c.finished_at,
+                    c.error
+                ],
+            )
+            .map_err(dberr("adding container"))?;
+        Ok(())
+    }
+
+    /// Sets the run state; false when the container is gone.
+    pub fn set_container_state(&self, id: &str, s: &ContainerState) -> Result<bool> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE containers SET state = ?2, pid = ?3, monitor_pid = ?4, exit_code = ?5, started_at = ?6, finished_at = ?7, error = ?8 WHERE id = ?1",
+                params![id, s.state, s.pid, s.monitor_pid, s.exit_code, s.started_at, s.finished_at, s.error],
+            )
+            .map_err(dberr("updating container"))?;
+        Ok(n > 0)
+    }
+
+    pub fn delete_container(&self, id: &str) -> Result<bool> {
+        let n = self
+            .0
+            .execute("DELETE FROM containers WHERE id = ?1", [id])
+            .map_err(dberr("deleting container"))?;
+        Ok(n > 0)
     }
 }

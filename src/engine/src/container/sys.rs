@@ -1,0 +1,143 @@
+//! Small safe wrappers over the few syscalls containers need beyond std.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+fn cstr(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn mount_overlay(target: &Path, data: &str) -> io::Result<()> {
+    let t = cstr(target)?;
+    let d = CString::new(data)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "options contain a NUL byte"))?;
+    // SAFETY: all pointers are valid NUL-terminated strings that outlive the call.
+    check(unsafe {
+        libc::mount(
+            c"overlay".as_ptr(),
+            t.as_ptr(),
+            c"overlay".as_ptr(),
+            0,
+            d.as_ptr().cast(),
+        )
+    })
+}
+
+pub fn umount(target: &Path, flags: libc::c_int) -> io::Result<()> {
+    let t = cstr(target)?;
+    // SAFETY: t is a valid NUL-terminated path.
+    check(unsafe { libc::umount2(t.as_ptr(), flags) })
+}
+
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill has no memory effects.
+    check(unsafe { libc::kill(pid, sig) })
+}
+
+pub fn alive(pid: i64) -> bool {
+    pid > 0
+        && (kill(pid as i32, 0).is_ok()
+            || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// 32 random bytes from the kernel.
+pub fn random32() -> io::Result<[u8; 32]> {
+    let mut b = [0u8; 32];
+    let mut got = 0;
+    while got < b.len() {
+        // SAFETY: the buffer range is valid for writes of the given length.
+        let n = unsafe { libc::getrandom(b[got..].as_mut_ptr().cast(), b.len() - got, 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        got += n as usize;
+    }
+    Ok(b)
+}
+
+/// Brings `lo` up in the network namespace of `pid`. Runs in a throwaway thread: setns of a
+/// network namespace affects only the calling thread.
+pub fn loopback_up(pid: i32) -> io::Result<()> {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    std::thread::spawn(move || -> io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: setns on a valid namespace fd; only this thread changes namespace.
+        check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })?;
+        // SAFETY: plain socket creation.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: ifreq is plain old data; zeroed is a valid value.
+        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (i, b) in b"lo".iter().enumerate() {
+            ifr.ifr_name[i] = *b as libc::c_char;
+        }
+        // SAFETY: the ioctls read and write the ifreq we own; fd is our socket.
+        let r = unsafe {
+            if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+                -1
+            } else {
+                ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+                libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr)
+            }
+        };
+        let err = io::Error::last_os_error();
+        // SAFETY: closing the socket we opened.
+        unsafe { libc::close(fd) };
+        if r < 0 {
+            Err(err)
+        } else {
+            Ok(())
+        }
+    })
+    .join()
+    .map_err(|_| io::Error::other("loopback thread panicked"))?
+}
+
+/// Is `path` a mountpoint (listed in /proc/self/mountinfo)?
+pub fn is_mounted(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.as_os_str().as_bytes();
+    info.lines().any(|l| {
+        l.split(' ')
+            .nth(4)
+            .is_some_and(|m| unescape(m).as_slice() == want)
+    })
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
