@@ -368,3 +368,34 @@ pub fn readonly_root() -> Result<(), ChildError> {
     )
     .map_err(|e| ChildError::sys("remount / read-only", e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_destinations_are_taken_from_root() {
+        assert_eq!(absolute_destination("relative-dest"), "/relative-dest");
+        assert_eq!(absolute_destination("./a/b"), "/a/b");
+        assert!(matches!(
+            absolute_destination("/abs"),
+            std::borrow::Cow::Borrowed("/abs")
+        ));
+    }
+
+    #[test]
+    fn first_propagation_of_root_keeps_binds_possible() {
+        let flag = |p| propagation_flag(p).unwrap();
+        assert_eq!(initial_propagation(None), libc::MS_SLAVE | libc::MS_REC);
+        assert_eq!(initial_propagation(Some(flag("rshared"))), flag("rshared"));
+        assert_eq!(initial_propagation(Some(flag("slave"))), flag("slave"));
+        assert_eq!(
+            initial_propagation(Some(flag("runbindable"))),
+            flag("rprivate")
+        );
+        assert_eq!(
+            initial_propagation(Some(flag("unbindable"))),
+            flag("private")
+        );
+    }
+}
