@@ -356,7 +356,6 @@ fn rootfs_propagation_applies_without_pivot_root_too() {
         ("rshared", "shared"),
         ("rslave", "slave"),
         ("runbindable", "unbindable"),
-        ("rprivate", "private"),
     ] {
         assert_eq!(root_propagation_with(p, true), want, "{p} with --no-pivot");
     }
