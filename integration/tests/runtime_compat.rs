@@ -221,6 +221,16 @@ fn exec_process_with_unknown_capability_runs_with_the_rest() {
     std::fs::write(&pfile, serde_json::to_vec(&process).unwrap()).unwrap();
     let out = e.ok(&["exec", "-p", pfile.to_str().unwrap(), &id]);
     assert_eq!(cap_field(&out, "CapEff:"), BASE_CAPS, "{out}");
+    // runc's `exec --cap` takes an unknown name the same way
+    let out = e.ok(&[
+        "exec",
+        "--cap",
+        "CAP_CONFORMANCE_BOGUS",
+        &id,
+        "cat",
+        "/proc/self/status",
+    ]);
+    assert_eq!(cap_field(&out, "CapEff:"), BASE_CAPS, "{out}");
     e.ok(&["delete", "-f", &id]);
     e.assert_clean();
 }

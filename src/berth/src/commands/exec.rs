@@ -103,7 +103,6 @@ fn build_process(g: &Global, a: &Args) -> anyhow::Result<Process> {
     if !a.cap.is_empty() {
         let caps = p.capabilities.get_or_insert_with(Default::default);
         for c in &a.cap {
-            berth_runtime::caps::parse(c)?;
             let name = if c.to_ascii_uppercase().starts_with("CAP_") {
                 c.to_ascii_uppercase()
             } else {

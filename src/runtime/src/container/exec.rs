@@ -67,6 +67,7 @@ pub fn exec(o: ExecOpts) -> Result<i32> {
     }
     let spec = super::load_spec(&c)?;
     crate::lsm::check_process(&o.process).map_err(Error::Invalid)?;
+    crate::caps::warn_unavailable(o.process.capabilities.as_ref());
     let seccomp = spec
         .linux()
         .seccomp
