@@ -36,7 +36,7 @@ pub fn init(path: Option<&str>, format: Format, debug: bool) -> anyhow::Result<(
     });
     // The runtime's own warnings (skipped capabilities, relative mount destinations) go
     // where runc's go: the log file, else stderr.
-    berth_runtime::caps::set_warn_hook(warn);
+    berth_runtime::warn::set_hook(warn);
     Ok(())
 }
 

@@ -81,24 +81,6 @@ pub fn last_cap() -> u32 {
     })
 }
 
-/// Where the runtime's warnings go. The CLI points this at its `--log` output, where runc
-/// logs its warnings too (containerd reads that file); without a hook they go to stderr.
-/// It lives here, beside the first warning the runtime had, until the crate has a log module.
-static WARN_HOOK: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
-
-/// Sends the runtime's warnings to `hook` (the first call wins).
-pub fn set_warn_hook(hook: fn(&str)) {
-    let _ = WARN_HOOK.set(hook);
-}
-
-/// Logs a warning: something in the config is skipped, and the operation goes on.
-pub fn warn(msg: &str) {
-    match WARN_HOOK.get() {
-        Some(hook) => hook(msg),
-        None => eprintln!("warning: {msg}"),
-    }
-}
-
 /// The names in `c` that can't be applied: unknown to berth (a misspelling, or a capability
 /// newer than our table), or known but beyond the running kernel's `cap_last_cap`. Sorted,
 /// each once.
@@ -133,7 +115,7 @@ pub fn warn_unavailable(c: Option<&Capabilities>) {
     };
     let skipped = unavailable(c);
     if !skipped.is_empty() {
-        warn(&format!(
+        crate::warn::warn(&format!(
             "ignoring unknown or unavailable capabilities: [{}]",
             skipped.join(" ")
         ));

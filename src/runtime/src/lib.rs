@@ -19,4 +19,5 @@ pub mod spec;
 pub mod state;
 pub mod sys;
 pub mod time;
+pub mod warn;
 pub use error::{Error, Result};

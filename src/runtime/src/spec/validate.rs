@@ -84,7 +84,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         // Spec 1.2 allows a relative destination on Linux, relative to the container's /;
         // runc warns and mounts it there (see rootfs::prepare).
         if !m.destination.starts_with('/') {
-            crate::caps::warn(&format!(
+            crate::warn::warn(&format!(
                 "mount destination {} is not absolute: mounting it at {}",
                 m.destination,
                 crate::rootfs::absolute_destination(&m.destination)
