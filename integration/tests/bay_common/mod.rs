@@ -385,3 +385,110 @@ pub fn skopeo_digest(image: &str, extra: &[&str]) -> String {
     let v: serde_json::Value = serde_json::from_str(&out).expect("skopeo json");
     v["Digest"].as_str().expect("digest").to_string()
 }
+
+/// A bay store for container tests: on drop, force-removes every container so a failed
+/// test leaks no mounts or processes.
+pub struct CtrBay {
+    pub bay: Bay,
+}
+
+impl std::ops::Deref for CtrBay {
+    type Target = Bay;
+    fn deref(&self) -> &Bay {
+        &self.bay
+    }
+}
+
+impl CtrBay {
+    /// A store holding a busybox image named `busybox`.
+    pub fn new() -> CtrBay {
+        let bay = Bay::new();
+        bay.import_busybox("busybox", "containers");
+        CtrBay { bay }
+    }
+
+    /// Removes all containers and asserts that nothing is left behind: no mounts under the
+    /// root, no runtime state, no monitor or container processes, no container dirs.
+    pub fn assert_clean(&self) {
+        let ids = self.bay.ok(&["ps", "-aq", "--no-trunc"]);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            self.bay.ok(&args);
+        }
+        let root = self.bay.root();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mounts = mounts_under(&root);
+            let procs = processes_under(&root);
+            let state = dir_entries(&root.join("runtime"));
+            let dirs = dir_entries(&root.join("containers"));
+            if mounts.is_empty() && procs.is_empty() && state.is_empty() && dirs.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "left behind: mounts {mounts:?}, processes {procs:?}, runtime state {state:?}, container dirs {dirs:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for CtrBay {
+    fn drop(&mut self) {
+        let ids = self.bay.run(&["ps", "-aq", "--no-trunc"]).stdout;
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            let _ = self.bay.run(&args);
+        }
+    }
+}
+
+pub fn dir_entries(p: &Path) -> Vec<String> {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Mountpoints at or under `root` (from /proc/self/mountinfo).
+pub fn mounts_under(root: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let r = root.display().to_string();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&r))
+        .map(String::from)
+        .collect()
+}
+
+/// Processes that are about `root`: monitors (their command line names it) and container
+/// processes (their root directory is under it).
+pub fn processes_under(root: &Path) -> Vec<String> {
+    let r = root.display().to_string();
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
+            continue;
+        }
+        let cmdline = std::fs::read(e.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        let in_root = std::fs::read_link(e.path().join("root"))
+            .map(|p| p.starts_with(root))
+            .unwrap_or(false);
+        if (cmdline.contains(&r) && cmdline.contains("container-monitor")) || in_root {
+            out.push(format!("{name}: {cmdline}"));
+        }
+    }
+    out
+}

@@ -267,10 +267,6 @@ pub fn start(engine: &Engine, a: StartArgs) -> Result<()> {
         }
     }
     if failed {
-        eprintln!(
-            "Error: failed to start containers: {}",
-            a.containers.join(", ")
-        );
         return Err(Exit(1).into());
     }
     Ok(())
@@ -459,7 +455,7 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<()> {
                 "Size": "",
                 "Names": c.name,
                 "Labels": c.labels().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                "Mounts": c.host_config.mounts.iter().flatten().map(|m| m.target.clone()).collect::<Vec<_>>().join(","),
+                "Mounts": c.all_mounts().iter().map(|m| m.target.clone()).collect::<Vec<_>>().join(","),
                 "Networks": match c.host_config.network_mode.as_str() { "default" => "none", n => n },
             })
         })

@@ -120,8 +120,9 @@ fn check(o: &CreateOptions) -> Result<(String, Vec<Mount>)> {
         }
     }
     let mut ms = Vec::new();
+    let mut binds = Vec::new();
     for v in &o.volumes {
-        ms.push(mounts::parse_volume(v)?);
+        binds.push(mounts::parse_volume(v)?);
     }
     for m in &o.mounts {
         ms.push(mounts::parse_mount(m)?);
@@ -140,7 +141,7 @@ fn check(o: &CreateOptions) -> Result<(String, Vec<Mount>)> {
         });
     }
     let mut seen = std::collections::HashSet::new();
-    for m in &ms {
+    for m in binds.iter().chain(&ms) {
         if !seen.insert(m.target.clone()) {
             return Err(invalid(format!("Duplicate mount point: {}", m.target)));
         }

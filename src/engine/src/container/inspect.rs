@@ -116,10 +116,8 @@ impl Engine {
         data.insert("UpperDir".into(), p.upper.display().to_string());
         data.insert("WorkDir".into(), p.work.display().to_string());
         let mounts = c
-            .host_config
-            .mounts
+            .all_mounts()
             .iter()
-            .flatten()
             .map(|m| MountPoint {
                 kind: m.kind.clone(),
                 source: m.source.clone(),

@@ -73,10 +73,10 @@ pub struct Mount {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
     /// Set for `-v` binds: docker creates a missing source for those only.
-    #[serde(default, skip_serializing)]
+    #[serde(skip)]
     pub create_source: bool,
     /// The mode string of a `-v` spec (`ro`, `rw`, ``) for inspect's Mounts.
-    #[serde(default, skip_serializing)]
+    #[serde(skip)]
     pub mode: String,
 }
 
@@ -212,6 +212,19 @@ impl Container {
     /// ps's COMMAND: Path and Args joined by spaces.
     pub fn command(&self) -> String {
         self.argv().join(" ")
+    }
+
+    /// Every mount: `-v` binds (HostConfig.Binds) then `--mount`/`--tmpfs` (HostConfig.Mounts).
+    pub fn all_mounts(&self) -> Vec<Mount> {
+        let mut v: Vec<Mount> = self
+            .host_config
+            .binds
+            .iter()
+            .flatten()
+            .filter_map(|b| super::mounts::parse_volume(b).ok())
+            .collect();
+        v.extend(self.host_config.mounts.iter().flatten().cloned());
+        v
     }
 
     pub fn labels(&self) -> BTreeMap<String, String> {

@@ -198,7 +198,7 @@ impl Engine {
         write(&etc.hostname, format!("{}\n", c.config.hostname))?;
         write(&etc.hosts, hosts_file(&c.config.hostname, host_net))?;
         write(&etc.resolv_conf, resolv_conf(host_net))?;
-        for m in c.host_config.mounts.iter().flatten() {
+        for m in &c.all_mounts() {
             if m.kind == "bind" && m.create_source && !std::path::Path::new(&m.source).exists() {
                 fs::create_dir_all(&m.source).map_err(|e| {
                     ContainerError::io(format!("creating bind source {}", m.source), e)

@@ -27,6 +27,7 @@ pub const DEFAULT_CAPS: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
+/// Every capability, indexed by its number.
 pub const ALL_CAPS: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -113,11 +114,30 @@ pub fn normalize_cap(c: &str) -> Result<String> {
     }
 }
 
+/// The capabilities this process may grant: its bounding set ("all" for --privileged and
+/// --cap-add ALL means these, as in docker; asking for more fails in capset).
+fn grantable() -> Vec<String> {
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bnd & (1u64 << i) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
 /// The effective capability set: defaults (all when privileged), plus adds, minus drops.
 pub fn capabilities(c: &Container) -> Result<Vec<String>> {
     let hc = &c.host_config;
     if hc.privileged {
-        return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
+        return Ok(grantable());
     }
     let adds: Vec<String> = hc
         .cap_add
@@ -137,7 +157,7 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>> {
         DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
     };
     if adds.iter().any(|a| a == "ALL") {
-        caps = ALL_CAPS.iter().map(|s| s.to_string()).collect();
+        caps = grantable();
     }
     for a in adds.iter().filter(|a| *a != "ALL") {
         if !caps.contains(a) {
@@ -182,12 +202,8 @@ pub fn generate(
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", hc.shm_size)]}),
     ];
-    let user_targets: Vec<&str> = hc
-        .mounts
-        .iter()
-        .flatten()
-        .map(|m| m.target.as_str())
-        .collect();
+    let all = c.all_mounts();
+    let user_targets: Vec<&str> = all.iter().map(|m| m.target.as_str()).collect();
     // The user's mounts win over the generated /etc files, as in docker.
     for (dst, src) in [
         ("/etc/resolv.conf", &etc.resolv_conf),
@@ -198,7 +214,7 @@ pub fn generate(
             mounts.push(bind(src, dst, hc.readonly_rootfs));
         }
     }
-    for m in hc.mounts.iter().flatten() {
+    for m in &all {
         match m.kind.as_str() {
             "bind" => mounts.push(bind(&m.source, &m.target, m.read_only)),
             "tmpfs" => {

@@ -1,0 +1,633 @@
+//! bay containers end to end: real containers through bay's monitor and target/debug/berth
+//! (build both first: `cargo build -p bay -p berth`). Each test has a private store and
+//! checks that nothing is left behind: mounts, processes, runtime state, container dirs.
+
+mod bay_common;
+
+use std::time::{Duration, Instant};
+
+use bay_common::{CtrBay, Out};
+
+fn one_line(o: &Out) {
+    assert_eq!(
+        o.stderr.trim_end().lines().count(),
+        1,
+        "want a one-line error, got {:?}",
+        o.stderr
+    );
+}
+
+fn inspect(b: &CtrBay, name: &str, fmt: &str) -> String {
+    b.ok(&["inspect", "-f", fmt, name]).trim().to_string()
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn detached_run_is_up_logs_in_order_and_stop_kills_after_timeout() {
+    let b = CtrBay::new();
+    let id = b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "loop",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.05; done",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "run -d prints the full ID: {id}");
+    let ps = b.ok(&["ps"]);
+    let lines: Vec<&str> = ps.lines().collect();
+    assert!(
+        lines[0].starts_with("CONTAINER ID   IMAGE     COMMAND"),
+        "header: {ps}"
+    );
+    assert!(lines[0].contains("CREATED") && lines[0].ends_with("NAMES"));
+    assert!(lines[1].starts_with(&id[..12]), "{ps}");
+    assert!(lines[1].contains(" Up "), "{ps}");
+    assert!(lines[1].contains("\"sh -c i=0; while tr…\""), "{ps}");
+    assert!(lines[1].ends_with("loop"), "{ps}");
+    wait_for("5 log lines", || {
+        b.ok(&["logs", "loop"]).lines().count() >= 5
+    });
+    let logs = b.ok(&["logs", "loop"]);
+    for (i, l) in logs.lines().enumerate() {
+        assert_eq!(l, format!("line {}", i + 1), "logs in order: {logs}");
+    }
+    let tail = b.ok(&["logs", "--tail", "2", "-t", "loop"]);
+    assert_eq!(tail.lines().count(), 2);
+    assert!(tail.lines().all(|l| l.contains("Z line ")), "{tail}");
+    // The log file is docker's json-file format.
+    let log = inspect(&b, "loop", "{{.LogPath}}");
+    assert!(log.ends_with(&format!("{id}-json.log")));
+    let first = std::fs::read_to_string(&log).unwrap();
+    let v: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(v["log"], "line 1\n");
+    assert_eq!(v["stream"], "stdout");
+    // sh as PID 1 ignores SIGTERM: stop kills it after the timeout.
+    let t = Instant::now();
+    assert_eq!(b.ok(&["stop", "-t", "1", "loop"]).trim(), "loop");
+    assert!(t.elapsed() >= Duration::from_secs(1));
+    assert_eq!(
+        inspect(&b, "loop", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 137"
+    );
+    let ps = b.ok(&["ps", "-a"]);
+    assert!(ps.contains("Exited (137) "), "{ps}");
+    assert_eq!(b.ok(&["ps", "-q"]), "");
+    assert_eq!(b.ok(&["rm", "loop"]).trim(), "loop");
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    b.assert_clean();
+}
+
+#[test]
+fn stop_of_a_container_that_handles_sigterm_exits_143() {
+    let b = CtrBay::new();
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "tt",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 143' TERM; while true; do sleep 0.05; done",
+    ]);
+    let t = Instant::now();
+    b.ok(&["stop", "tt"]);
+    assert!(t.elapsed() < Duration::from_secs(5), "SIGTERM was handled");
+    assert_eq!(inspect(&b, "tt", "{{.State.ExitCode}}"), "143");
+    b.assert_clean();
+}
+
+#[test]
+fn foreground_run_streams_output_and_returns_the_exit_code() {
+    let b = CtrBay::new();
+    let o = b.run(&[
+        "run",
+        "--name",
+        "fg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert_eq!(o.stdout, "out\n");
+    assert_eq!(o.stderr, "err\n");
+    assert_eq!(
+        inspect(&b, "fg", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 3"
+    );
+    let ps = b.ok(&["ps", "-a"]);
+    assert!(ps.contains("Exited (3) "), "{ps}");
+    assert_eq!(b.ok(&["logs", "fg"]), "out\n");
+    b.assert_clean();
+}
+
+#[test]
+fn run_rm_leaves_nothing_behind() {
+    let b = CtrBay::new();
+    let o = b.run(&["run", "--rm", "busybox", "sh", "-c", "echo bye; exit 4"]);
+    assert_eq!((o.code, o.stdout.as_str()), (4, "bye\n"));
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    // Detached --rm: gone once stopped.
+    b.ok(&[
+        "run", "-d", "--rm", "--name", "rr", "busybox", "sh", "-c", "sleep 30",
+    ]);
+    b.ok(&["kill", "rr"]);
+    wait_for("the --rm container to go", || {
+        b.ok(&["ps", "-aq"]).is_empty()
+    });
+    b.assert_clean();
+}
+
+#[test]
+fn env_workdir_user_entrypoint_and_hostname_are_seen_inside() {
+    let b = CtrBay::new();
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "FOO=bar",
+        "-e",
+        "PATH=/bin:/custom",
+        "-w",
+        "/work/dir",
+        "-u",
+        "1000:1001",
+        "-h",
+        "myhost",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $FOO; echo $PATH; pwd; id -u; id -g; hostname; cat /etc/hostname; echo $HOSTNAME; echo $HOME",
+    ]);
+    assert_eq!(
+        out,
+        "bar\n/bin:/custom\n/work/dir\n1000\n1001\nmyhost\nmyhost\nmyhost\n/\n"
+    );
+    // Defaults: root, cwd /, HOSTNAME = short ID, HOME=/root, docker's PATH.
+    let id = b.ok(&[
+        "create",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; pwd; hostname; echo $HOME; echo $PATH",
+    ]);
+    let id = id.trim();
+    b.ok(&["start", id]);
+    assert_eq!(b.ok(&["wait", id]).trim(), "0");
+    assert_eq!(
+        b.ok(&["logs", id]),
+        format!(
+            "0\n/\n{}\n/root\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+            &id[..12]
+        )
+    );
+    // --entrypoint replaces the image's and takes the command as its arguments.
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/busybox",
+        "busybox",
+        "echo",
+        "via",
+        "entrypoint",
+    ]);
+    assert_eq!(out, "via entrypoint\n");
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--env-file",
+        "/dev/null",
+        "-l",
+        "a=b",
+        "busybox",
+        "sh",
+        "-c",
+        "true",
+    ]);
+    assert_eq!(out, "");
+    b.assert_clean();
+}
+
+#[test]
+fn bind_mounts_are_writable_or_read_only_and_missing_sources_are_created() {
+    let b = CtrBay::new();
+    let host = b.dir.path().join("data/sub");
+    let ro = b.dir.path().join("ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::write(ro.join("f"), "from host\n").unwrap();
+    let rw_spec = format!("{}:/data", host.display());
+    let ro_spec = format!("{}:/ro:ro", ro.display());
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &rw_spec,
+        "-v",
+        &ro_spec,
+        "busybox",
+        "sh",
+        "-c",
+        "echo written > /data/x; cat /ro/f; echo no > /ro/f",
+    ]);
+    assert_ne!(o.code, 0);
+    assert_eq!(o.stdout, "from host\n");
+    assert!(o.stderr.contains("Read-only file system"), "{}", o.stderr);
+    assert_eq!(
+        std::fs::read_to_string(host.join("x")).unwrap(),
+        "written\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ro.join("f")).unwrap(),
+        "from host\n"
+    );
+    let spec = format!("type=bind,source={},target=/m,readonly", ro.display());
+    b.ok(&[
+        "create",
+        "--name",
+        "mm",
+        "--mount",
+        &spec,
+        "--mount",
+        "type=tmpfs,target=/t",
+        "busybox",
+        "true",
+    ]);
+    let mounts: serde_json::Value =
+        serde_json::from_str(&inspect(&b, "mm", "{{json .Mounts}}")).unwrap();
+    assert_eq!(mounts[0]["Type"], "bind");
+    assert_eq!(mounts[0]["RW"], false);
+    assert_eq!(mounts[1]["Type"], "tmpfs");
+    b.assert_clean();
+}
+
+#[test]
+fn containers_resolve_by_id_prefix_and_name() {
+    let b = CtrBay::new();
+    let id = b.ok(&[
+        "create", "--name", "named", "busybox", "sh", "-c", "echo hi",
+    ]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64);
+    let ps = b.ok(&["ps", "-a"]);
+    assert!(ps.contains("Created"), "{ps}");
+    assert_eq!(b.ok(&["start", &id[..5]]).trim(), &id[..5]);
+    assert_eq!(b.ok(&["wait", "named"]).trim(), "0");
+    assert_eq!(b.ok(&["logs", &id[..8]]), "hi\n");
+    assert_eq!(inspect(&b, "/named", "{{.Id}}"), id);
+    assert_eq!(inspect(&b, &id[..3], "{{.Name}}"), "/named");
+    assert_eq!(
+        b.ok(&[
+            "container",
+            "inspect",
+            "-f",
+            "{{.Config.Hostname}}",
+            "named"
+        ])
+        .trim(),
+        &id[..12]
+    );
+    let full: serde_json::Value = serde_json::from_str(&b.ok(&["inspect", "named"])).unwrap();
+    let c = &full[0];
+    assert_eq!(c["Path"], "sh");
+    assert_eq!(c["Args"], serde_json::json!(["-c", "echo hi"]));
+    assert_eq!(c["GraphDriver"]["Name"], "overlay2");
+    assert!(c["GraphDriver"]["Data"]["MergedDir"]
+        .as_str()
+        .unwrap()
+        .ends_with("/merged"));
+    assert_eq!(c["HostConfig"]["RestartPolicy"]["Name"], "no");
+    assert!(c["State"]["FinishedAt"].as_str().unwrap().len() > 20);
+    assert_eq!(b.ok(&["ps", "-aq", "--no-trunc"]).trim(), id);
+    assert_eq!(b.ok(&["rm", &id[..6]]).trim(), &id[..6]);
+    b.assert_clean();
+}
+
+#[test]
+fn ps_lists_latest_and_last_n_and_quiet() {
+    let b = CtrBay::new();
+    let a = b.ok(&["create", "--name", "aa", "busybox", "true"]);
+    std::thread::sleep(Duration::from_millis(20));
+    let c = b.ok(&["create", "--name", "cc", "busybox", "true"]);
+    assert_eq!(b.ok(&["ps", "-q"]), "");
+    assert_eq!(b.ok(&["ps", "-lq"]).trim(), &c.trim()[..12]);
+    assert_eq!(
+        b.ok(&["ps", "-n", "2", "-q"]),
+        format!("{}\n{}\n", &c[..12], &a[..12])
+    );
+    assert_eq!(
+        b.ok(&["container", "ls", "-a", "--format", "{{.Names}} {{.State}}"]),
+        "cc created\naa created\n"
+    );
+    let o = b.ok(&["container", "prune", "-f"]);
+    assert!(o.starts_with("Deleted Containers:\n"), "{o}");
+    assert!(o.contains(a.trim()) && o.contains(c.trim()));
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    b.assert_clean();
+}
+
+#[test]
+fn rmi_is_refused_while_a_container_uses_the_image() {
+    let b = CtrBay::new();
+    let id = b.ok(&["create", "busybox", "true"]);
+    let o = b.fails(&["rmi", "busybox"]);
+    one_line(&o);
+    assert!(
+        o.stderr.contains(
+            "conflict: unable to remove repository reference \"busybox\" (must force) - container "
+        ) && o
+            .stderr
+            .contains(&format!("{} is using its referenced image", &id[..12])),
+        "{}",
+        o.stderr
+    );
+    b.ok(&["rm", id.trim()]);
+    b.ok(&["rmi", "busybox"]);
+    b.assert_clean();
+}
+
+#[test]
+fn unknown_image_tries_a_pull_and_fails_with_125() {
+    let b = CtrBay::new();
+    let image = format!("127.0.0.1:{}/nosuch", bay_common::free_port());
+    let o = b.run(&["run", &image, "true"]);
+    assert_eq!(o.code, 125, "{}", o.stderr);
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", o.stderr);
+    assert_eq!(
+        lines[0],
+        format!("Unable to find image '{image}:latest' locally")
+    );
+    assert!(
+        lines[1].starts_with("bay: Error response from daemon: "),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    b.assert_clean();
+}
+
+#[test]
+fn unknown_container_is_a_one_line_error() {
+    let b = CtrBay::new();
+    for verb in [
+        vec!["start", "nosuch"],
+        vec!["stop", "nosuch"],
+        vec!["rm", "nosuch"],
+        vec!["kill", "nosuch"],
+        vec!["logs", "nosuch"],
+        vec!["wait", "nosuch"],
+        vec!["container", "inspect", "nosuch"],
+    ] {
+        let o = b.fails(&verb);
+        assert_eq!(o.code, 1, "{verb:?}");
+        one_line(&o);
+        assert!(
+            o.stderr.contains("No such container: nosuch"),
+            "{verb:?}: {}",
+            o.stderr
+        );
+    }
+    let o = b.fails(&["inspect", "nosuch"]);
+    assert_eq!(o.stderr.trim(), "Error: No such object: nosuch");
+    b.assert_clean();
+}
+
+#[test]
+fn duplicate_name_is_a_conflict() {
+    let b = CtrBay::new();
+    let id = b.ok(&["create", "--name", "dup", "busybox", "true"]);
+    let o = b.fails(&["run", "--name", "dup", "busybox", "true"]);
+    assert_eq!(o.code, 125);
+    one_line(&o);
+    assert_eq!(
+        o.stderr.trim(),
+        format!("bay: Error response from daemon: Conflict. The container name \"/dup\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", id.trim())
+    );
+    assert_eq!(b.ok(&["ps", "-aq"]).lines().count(), 1);
+    b.assert_clean();
+}
+
+#[test]
+fn rm_of_a_running_container_needs_force() {
+    let b = CtrBay::new();
+    b.ok(&[
+        "run", "-d", "--name", "busy", "busybox", "sh", "-c", "sleep 60",
+    ]);
+    let o = b.fails(&["rm", "busy"]);
+    one_line(&o);
+    assert_eq!(
+        o.stderr.trim(),
+        "Error response from daemon: cannot remove container \"/busy\": container is running: stop the container before removing or force remove"
+    );
+    assert_eq!(b.ok(&["rm", "busy", "-f"]).trim(), "busy");
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    b.assert_clean();
+}
+
+#[test]
+fn unsupported_and_bad_flags_fail_before_anything_is_created() {
+    let b = CtrBay::new();
+    for (args, want) in [
+        (
+            vec!["run", "-p", "80:80", "busybox", "true"],
+            "publishing ports (-p/-P) is not supported yet",
+        ),
+        (
+            vec!["run", "--network", "bridge", "busybox", "true"],
+            "is not supported yet",
+        ),
+        (
+            vec!["run", "--restart", "always", "busybox", "true"],
+            "restart policy \"always\" is not supported yet",
+        ),
+        (
+            vec!["run", "-v", "/a:relative", "busybox", "true"],
+            "mount path must be absolute",
+        ),
+        (
+            vec!["run", "-v", "/a:/b:/c:/d", "busybox", "true"],
+            "too many colons",
+        ),
+        (
+            vec!["run", "-v", "/a:/b:bogus", "busybox", "true"],
+            "invalid mode: bogus",
+        ),
+        (
+            vec![
+                "create",
+                "--mount",
+                "type=bind,source=/nonexistent-bay,target=/x",
+                "busybox",
+            ],
+            "bind source path does not exist",
+        ),
+        (
+            vec!["run", "--cap-add", "BOGUS", "busybox", "true"],
+            "unknown capability",
+        ),
+        (
+            vec!["run", "--name", "bad/name", "busybox", "true"],
+            "Invalid container name",
+        ),
+    ] {
+        let o = b.run(&args);
+        assert_eq!(o.code, 125, "{args:?}: {}", o.stderr);
+        one_line(&o);
+        assert!(o.stderr.starts_with("bay: "), "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(want), "{args:?}: {}", o.stderr);
+    }
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    b.assert_clean();
+}
+
+#[test]
+fn missing_or_unrunnable_command_exits_127_or_126() {
+    let b = CtrBay::new();
+    let o = b.run(&["run", "--rm", "busybox", "nosuchcmd"]);
+    assert_eq!(o.code, 127, "{}", o.stderr);
+    one_line(&o);
+    assert!(
+        o.stderr.contains("executable file not found"),
+        "{}",
+        o.stderr
+    );
+    let o = b.run(&["run", "--name", "dir", "busybox", "/etc"]);
+    assert_eq!(o.code, 126, "{}", o.stderr);
+    one_line(&o);
+    // Without --rm the container stays, created, with the error recorded.
+    assert_eq!(
+        inspect(&b, "dir", "{{.State.Status}} {{.State.ExitCode}}"),
+        "created 126"
+    );
+    b.assert_clean();
+}
+
+#[test]
+fn kill_with_a_signal_and_restart() {
+    let b = CtrBay::new();
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "kk",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 10' USR1; echo started; while true; do sleep 0.05; done",
+    ]);
+    wait_for("the trap", || b.ok(&["logs", "kk"]).contains("started"));
+    assert_eq!(b.ok(&["kill", "-s", "USR1", "kk"]).trim(), "kk");
+    assert_eq!(b.ok(&["wait", "kk"]).trim(), "10");
+    let o = b.fails(&["kill", "kk"]);
+    one_line(&o);
+    assert!(o.stderr.contains("is not running"), "{}", o.stderr);
+    assert_eq!(b.ok(&["restart", "-t", "0", "kk"]).trim(), "kk");
+    assert_eq!(inspect(&b, "kk", "{{.State.Running}}"), "true");
+    // The log carries on across restarts, as docker's does.
+    wait_for("the second start's output", || {
+        b.ok(&["logs", "kk"]).matches("started").count() == 2
+    });
+    b.assert_clean();
+}
+
+#[test]
+fn network_none_and_default_have_only_loopback_and_host_shares_the_host() {
+    let b = CtrBay::new();
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net; cat /sys/class/net/lo/operstate",
+    ]);
+    assert_eq!(out.lines().next(), Some("lo"), "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "ping -c1 -W1 127.0.0.1 >/dev/null && echo lo-up",
+    ]);
+    assert_eq!(out, "lo-up\n");
+    let host: Vec<String> = bay_common::dir_entries(std::path::Path::new("/sys/class/net"));
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net",
+    ]);
+    assert_eq!(out.lines().count(), host.len(), "{out}");
+    b.assert_clean();
+}
+
+#[test]
+fn read_only_rootfs_and_capabilities() {
+    let b = CtrBay::new();
+    let o = b.run(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /x",
+    ]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("Read-only file system"), "{}", o.stderr);
+    // Default caps: docker's 14 (CapEff 0xa80425fb); --cap-drop ALL clears them.
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status",
+    ]);
+    assert!(out.contains("00000000a80425fb"), "{out}");
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "NET_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status",
+    ]);
+    assert!(out.contains("0000000000001000"), "{out}");
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status",
+    ]);
+    assert!(!out.contains("00000000a80425fb"), "{out}");
+    b.assert_clean();
+}
