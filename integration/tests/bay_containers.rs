@@ -631,3 +631,186 @@ fn read_only_rootfs_and_capabilities() {
     assert!(!out.contains("00000000a80425fb"), "{out}");
     b.assert_clean();
 }
+
+#[test]
+fn tty_and_stdin_reach_the_container() {
+    let b = CtrBay::new();
+    // -t: the process runs on a pty (output uses the terminal's CRLF), TERM is set.
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "tty; echo $TERM",
+    ]);
+    assert_eq!(out, "/dev/pts/0\r\nxterm\r\n");
+    // -i: the caller's stdin is the container's.
+    let o = b.run_stdin(
+        &["run", "-i", "--rm", "busybox", "sh"],
+        b"echo typed in; exit 6\n",
+    );
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (6, "typed in\n"),
+        "{}",
+        o.stderr
+    );
+    // -it needs a terminal on stdin.
+    let o = b.fails(&["run", "-it", "--rm", "busybox", "sh"]);
+    assert_eq!(o.stderr.trim(), "the input device is not a TTY");
+    // -dt and -di keep a shell alive, as docker's do.
+    b.ok(&["run", "-dt", "--name", "dt", "busybox", "sh"]);
+    b.ok(&["run", "-di", "--name", "di", "busybox", "sh"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        b.ok(&["ps", "--format", "{{.Names}} {{.State}}"]),
+        "di running\ndt running\n"
+    );
+    b.assert_clean();
+}
+
+#[test]
+fn exec_runs_in_the_container_with_its_environment() {
+    let b = CtrBay::new();
+    b.ok(&[
+        "run", "-d", "--name", "ex", "-e", "A=1", "busybox", "sh", "-c", "sleep 60",
+    ]);
+    let o = b.run(&["exec", "ex", "sh", "-c", "echo $A $HOSTNAME; pwd; exit 7"]);
+    let id = inspect(&b, "ex", "{{.Id}}");
+    assert_eq!(o.code, 7);
+    assert_eq!(o.stdout, format!("1 {}\n/\n", &id[..12]));
+    let out = b.ok(&[
+        "exec",
+        "-w",
+        "/tmp",
+        "-u",
+        "1000",
+        "-e",
+        "B=2",
+        "ex",
+        "sh",
+        "-c",
+        "pwd; id -u; echo $A$B",
+    ]);
+    assert_eq!(out, "/tmp\n1000\n12\n");
+    let o = b.run_stdin(&["exec", "-i", "ex", "sh"], b"echo from stdin\n");
+    assert_eq!(o.stdout, "from stdin\n");
+    let o = b.run(&["exec", "ex", "nosuchcmd"]);
+    assert_eq!(o.code, 127, "{}", o.stderr);
+    one_line(&o);
+    // pause/unpause: exec is refused while paused.
+    assert_eq!(b.ok(&["pause", "ex"]).trim(), "ex");
+    assert!(b.ok(&["ps"]).contains("(Paused)"));
+    assert_eq!(
+        inspect(&b, "ex", "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    let o = b.fails(&["exec", "ex", "true"]);
+    one_line(&o);
+    assert!(o.stderr.contains("is paused"), "{}", o.stderr);
+    assert_eq!(b.ok(&["unpause", "ex"]).trim(), "ex");
+    assert_eq!(b.ok(&["exec", "ex", "sh", "-c", "echo back"]), "back\n");
+    // A paused container still stops.
+    b.ok(&["pause", "ex"]);
+    b.ok(&["stop", "-t", "1", "ex"]);
+    let o = b.fails(&["exec", "ex", "true"]);
+    assert!(o.stderr.contains("is not running"), "{}", o.stderr);
+    let o = b.fails(&["attach", "ex"]);
+    one_line(&o);
+    assert!(o.stderr.contains("not supported yet"), "{}", o.stderr);
+    b.assert_clean();
+}
+
+#[test]
+fn logs_follow_until_the_container_exits() {
+    let b = CtrBay::new();
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fl",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo out $i; echo err $i >&2; sleep 0.1; done",
+    ]);
+    let o = b.run(&["logs", "-f", "fl"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(o.stdout, "out 1\nout 2\nout 3\n");
+    assert_eq!(o.stderr, "err 1\nerr 2\nerr 3\n");
+    let o = b.run(&["logs", "--since", "1h", "--tail", "1", "fl"]);
+    assert_eq!((o.stdout.as_str(), o.stderr.as_str()), ("", "err 3\n"));
+    let future = b.run(&["logs", "--since", "2999-01-01T00:00:00Z", "fl"]);
+    assert_eq!(future.stdout + &future.stderr, "");
+    b.assert_clean();
+}
+
+/// A docker-archive image: the busybox rootfs plus `n` one-file layers.
+fn many_layer_archive(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    use std::process::Command;
+    let (_keep, base) = bay_common::busybox_tar("many");
+    let mut layers = vec![base];
+    for i in 0..n {
+        let d = dir.join(format!("src{i}"));
+        std::fs::create_dir_all(d.join("layers")).unwrap();
+        std::fs::write(d.join(format!("layers/{i}")), format!("{i}\n")).unwrap();
+        let t = dir.join(format!("layer{i}.tar"));
+        bay_common::run_ok(
+            Command::new("tar")
+                .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+                .arg(&d)
+                .arg("-cf")
+                .arg(&t)
+                .arg("."),
+        );
+        layers.push(t);
+    }
+    let out = dir.join("image");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut names = Vec::new();
+    let mut diff_ids = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let name = format!("l{i}.tar");
+        std::fs::copy(l, out.join(&name)).unwrap();
+        diff_ids.push(bay_common::sha256_file(l));
+        names.push(name);
+    }
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    });
+    std::fs::write(out.join("config.json"), config.to_string()).unwrap();
+    let manifest = serde_json::json!([{"Config": "config.json", "RepoTags": ["many:latest"], "Layers": names}]);
+    std::fs::write(out.join("manifest.json"), manifest.to_string()).unwrap();
+    let tar = dir.join("many.tar");
+    bay_common::run_ok(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&out)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+    );
+    tar
+}
+
+#[test]
+fn images_with_many_layers_run() {
+    let b = CtrBay::new();
+    let dir = bay_common::TempDir::new("many");
+    let tar = many_layer_archive(dir.path(), 120);
+    b.ok(&["load", "-q", "-i", tar.to_str().unwrap()]);
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "many",
+        "sh",
+        "-c",
+        "ls /layers | wc -l; cat /layers/119",
+    ]);
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["120", "119"]);
+    b.assert_clean();
+}

@@ -16,8 +16,8 @@ use bay_engine::{Engine, Reference};
 use crate::format::{escape_html, tabwrite, Template};
 use crate::units::{human_duration, human_size, since};
 use crate::{
-    CreateArgs, Exit, InspectArgs, KillArgs, LogsArgs, MonitorArgs, NamesArgs, PruneCArgs, PsArgs,
-    RmArgs, StartArgs, StopArgs,
+    AttachArgs, CreateArgs, ExecArgs, Exit, InspectArgs, KillArgs, LogsArgs, MonitorArgs,
+    NamesArgs, PruneCArgs, PsArgs, RmArgs, StartArgs, StopArgs,
 };
 
 /// docker's `docker: Error response from daemon: …` line for run/create, with its exit code.
@@ -56,13 +56,8 @@ fn env_entry(e: &str, out: &mut Vec<String>) {
     }
 }
 
-fn options(a: &CreateArgs) -> Result<CreateOptions> {
-    let (image, cmd) = a
-        .argv
-        .split_first()
-        .ok_or_else(|| anyhow!("\"create\" requires at least 1 argument"))?;
-    let mut env = Vec::new();
-    for f in &a.env_file {
+fn read_env_files(files: &[String], env: &mut Vec<String>) -> Result<()> {
+    for f in files {
         let text = std::fs::read_to_string(f).map_err(|e| {
             eprintln!("bay: open {f}: {}", std::io::Error::from(e.kind()));
             anyhow::Error::new(Exit(125))
@@ -72,9 +67,19 @@ fn options(a: &CreateArgs) -> Result<CreateOptions> {
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            env_entry(l, &mut env);
+            env_entry(l, env);
         }
     }
+    Ok(())
+}
+
+fn options(a: &CreateArgs) -> Result<CreateOptions> {
+    let (image, cmd) = a
+        .argv
+        .split_first()
+        .ok_or_else(|| anyhow!("\"create\" requires at least 1 argument"))?;
+    let mut env = Vec::new();
+    read_env_files(&a.env_file, &mut env)?;
     for e in &a.env {
         env_entry(e, &mut env);
     }
@@ -188,7 +193,39 @@ fn wait_foreground(engine: &Engine, c: &Container, started: Started) -> Result<(
     }
 }
 
+/// Puts the terminal on fd 0 in raw mode until dropped (for `-it`).
+struct RawTerminal(Option<libc::termios>);
+
+impl RawTerminal {
+    fn enable() -> RawTerminal {
+        // SAFETY: termios is plain old data; the calls only read/write it and fd 0.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return RawTerminal(None);
+            }
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            RawTerminal(Some(saved))
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            // SAFETY: restores the attributes read in enable().
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
+        }
+    }
+}
+
 pub fn run(engine: &Engine, a: CreateArgs) -> Result<()> {
+    if a.tty && a.interactive && !a.detach && !crate::isatty(0) {
+        eprintln!("the input device is not a TTY");
+        return Err(Exit(1).into());
+    }
     let c = create(engine, &a)?;
     let attach = if a.detach {
         Attach::default()
@@ -203,6 +240,7 @@ pub fn run(engine: &Engine, a: CreateArgs) -> Result<()> {
         println!("{}", c.id);
         return Ok(());
     }
+    let _raw = (a.tty && a.interactive).then(RawTerminal::enable);
     match started {
         Some(s) => wait_foreground(engine, &c, s),
         None => Ok(()),
@@ -741,4 +779,53 @@ pub fn monitor(engine: &Engine, a: MonitorArgs) -> Result<()> {
         },
     )?;
     Ok(())
+}
+
+pub fn exec(engine: &Engine, a: ExecArgs) -> Result<()> {
+    let (name, cmd) = a
+        .argv
+        .split_first()
+        .ok_or_else(|| anyhow!("\"exec\" requires at least 2 arguments"))?;
+    let mut env = Vec::new();
+    read_env_files(&a.env_file, &mut env)?;
+    for e in &a.env {
+        env_entry(e, &mut env);
+    }
+    if a.tty && !crate::isatty(0) && a.interactive {
+        eprintln!("the input device is not a TTY");
+        return Err(Exit(1).into());
+    }
+    let c = engine.refresh(engine.container(name)?);
+    let code = engine.exec(
+        &c,
+        &bay_engine::container::exec::ExecOptions {
+            cmd: cmd.to_vec(),
+            env,
+            workdir: a.workdir.clone(),
+            user: a.user.clone(),
+            tty: a.tty,
+            interactive: a.interactive,
+            detach: a.detach,
+        },
+    )?;
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Exit(code.clamp(0, 255) as u8).into())
+    }
+}
+
+pub fn pause(engine: &Engine, a: NamesArgs, pause: bool) -> Result<()> {
+    each(engine, &a.containers, |c, n| {
+        engine.pause_container(c, pause)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+/// attach needs the monitor to serve streams; not there yet (logs -f follows the output).
+pub fn attach(engine: &Engine, a: AttachArgs) -> Result<()> {
+    let _ = (a.no_stdin, a.sig_proxy);
+    engine.container(&a.container)?;
+    bail!("attach is not supported yet: use `bay logs -f` to follow the output, or `bay exec -it` for a shell")
 }

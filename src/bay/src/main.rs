@@ -61,6 +61,14 @@ enum Command {
     Logs(LogsArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(NamesArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Pause all processes within one or more containers
+    Pause(NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(NamesArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -132,6 +140,10 @@ enum ContainerCmd {
     Ls(PsArgs),
     Logs(LogsArgs),
     Wait(NamesArgs),
+    Exec(ExecArgs),
+    Pause(NamesArgs),
+    Unpause(NamesArgs),
+    Attach(AttachArgs),
     Inspect(ContainerInspectArgs),
     Prune(PruneCArgs),
 }
@@ -322,6 +334,45 @@ pub struct LogsArgs {
     /// Show extra details provided to logs (bay's json-file logs carry none)
     #[arg(long)]
     details: bool,
+    container: String,
+}
+
+#[derive(Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
+    /// Set environment variables
+    #[arg(short, long)]
+    env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// CONTAINER COMMAND [ARG...]
+    #[arg(required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "CONTAINER")]
+    argv: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long, default_value_t = true)]
+    sig_proxy: bool,
     container: String,
 }
 
@@ -685,6 +736,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             },
         ),
         Command::Container(ContainerCmd::Prune(a)) => cmd_container::prune(&engine, a),
+        Command::Exec(a) | Command::Container(ContainerCmd::Exec(a)) => {
+            cmd_container::exec(&engine, a)
+        }
+        Command::Pause(a) | Command::Container(ContainerCmd::Pause(a)) => {
+            cmd_container::pause(&engine, a, true)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCmd::Unpause(a)) => {
+            cmd_container::pause(&engine, a, false)
+        }
+        Command::Attach(a) | Command::Container(ContainerCmd::Attach(a)) => {
+            cmd_container::attach(&engine, a)
+        }
         Command::ContainerMonitor(a) => cmd_container::monitor(&engine, a),
         Command::Image(ImageCmd::Inspect(a)) => cmd_images::image_inspect(&engine, a),
         Command::History(a) | Command::Image(ImageCmd::History(a)) => {

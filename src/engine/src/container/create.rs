@@ -88,11 +88,6 @@ fn check(o: &CreateOptions) -> Result<(String, Vec<Mount>)> {
             "--init is not supported yet: bay has no init binary to inject",
         ));
     }
-    if o.tty {
-        return Err(not_supported(
-            "pseudo-TTYs (-t) are not supported yet: run without -t",
-        ));
-    }
     if let Some(n) = &o.name {
         let n = n.strip_prefix('/').unwrap_or(n);
         if !names::valid(n) {

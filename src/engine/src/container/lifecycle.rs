@@ -183,6 +183,7 @@ impl Engine {
         let secs = timeout.unwrap_or(10);
         if secs != 0 {
             let _ = self.runtime_kill(&c.id, &normalize_signal(&sig)?);
+            self.thaw(c);
             let t = if secs < 0 {
                 None
             } else {
@@ -193,8 +194,16 @@ impl Engine {
             }
         }
         let _ = self.runtime_kill(&c.id, "KILL");
+        self.thaw(c);
         self.wait_stopped(&c.id, None)?;
         Ok(())
+    }
+
+    /// A paused container gets signals only once thawed (docker thaws on stop and rm -f).
+    fn thaw(&self, c: &Container) {
+        if c.status == Status::Paused {
+            let _ = self.runtime_run(&["resume", &c.id]);
+        }
     }
 
     /// docker rm: refuses a running container unless `force` (which kills it first).
@@ -207,6 +216,7 @@ impl Engine {
                 )));
             }
             let _ = self.runtime_kill(&c.id, "KILL");
+            self.thaw(c);
             self.wait_stopped(&c.id, None)?;
         }
         // A --rm container may already be gone: that is success too.

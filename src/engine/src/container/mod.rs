@@ -5,6 +5,7 @@
 
 pub mod create;
 pub mod error;
+pub mod exec;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;

@@ -34,6 +34,7 @@ pub struct Attach {
 struct Running {
     pid: i32,
     pumps: Vec<JoinHandle<()>>,
+    _stdin: std::sync::Arc<Option<io::PipeWriter>>,
 }
 
 fn hosts_file(hostname: &str, host_net: bool) -> String {
@@ -66,7 +67,7 @@ fn resolv_conf(host_net: bool) -> String {
 
 /// The process environment: PATH and HOSTNAME first, the container's Env over them, HOME
 /// appended when missing (docker's order).
-fn process_env(c: &Container, home: &str) -> Vec<String> {
+pub(crate) fn process_env(c: &Container, home: &str) -> Vec<String> {
     let mut base = vec![
         format!("PATH={}", spec::DEFAULT_PATH),
         format!("HOSTNAME={}", c.config.hostname),
@@ -88,6 +89,30 @@ fn decode_status(st: libc::c_int) -> i64 {
         128 + libc::WTERMSIG(st) as i64
     } else {
         255
+    }
+}
+
+/// Accepts the runtime's connection on the console socket and takes the pty master, giving
+/// up if the runtime exits first.
+fn accept_console(
+    l: &std::os::unix::net::UnixListener,
+    child: &mut std::process::Child,
+) -> Option<OwnedFd> {
+    let _ = l.set_nonblocking(true);
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                let _ = s.set_nonblocking(false);
+                return sys::recv_fd(&s).ok();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return None;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(_) => return None,
+        }
     }
 }
 
@@ -226,17 +251,44 @@ impl Engine {
             .arg("--bundle")
             .arg(&dir)
             .arg("--pid-file")
-            .arg(&pid_file)
-            .arg(&c.id)
-            .stdin(if attach.stdin {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .stdout(out_w)
-            .stderr(err_w);
-        let st = cmd
-            .status()
+            .arg(&pid_file);
+        // -t: the runtime sends the pty master over a socket (a short path: sun_path is small).
+        let console = if c.config.tty {
+            let path = std::env::temp_dir().join(format!(
+                "bay-{}-{}.sock",
+                c.short_id(),
+                std::process::id()
+            ));
+            let _ = fs::remove_file(&path);
+            let l = std::os::unix::net::UnixListener::bind(&path)
+                .map_err(|e| ContainerError::io(format!("binding {}", path.display()), e))?;
+            cmd.arg("--console-socket").arg(&path);
+            Some((l, path))
+        } else {
+            None
+        };
+        // -i without an attached client (-di): an open pipe nobody writes, as docker's stdin.
+        let (stdin_keep, stdin) = if attach.stdin && !c.config.tty {
+            (None, Stdio::inherit())
+        } else if c.config.open_stdin && !c.config.tty {
+            let (r, w) = io::pipe().map_err(|e| ContainerError::io("creating a pipe", e))?;
+            (Some(w), Stdio::from(r))
+        } else {
+            (None, Stdio::null())
+        };
+        cmd.arg(&c.id).stdin(stdin).stdout(out_w).stderr(err_w);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| ContainerError::io("running the OCI runtime", e))?;
+        let master = match &console {
+            Some((l, _)) => accept_console(l, &mut child),
+            None => None,
+        };
+        if let Some((_, path)) = &console {
+            let _ = fs::remove_file(path);
+        }
+        let st = child
+            .wait()
             .map_err(|e| ContainerError::io("running the OCI runtime", e))?;
         // `cmd` still holds the write ends; drop it so a failed create reads to EOF.
         drop(cmd);
@@ -275,10 +327,32 @@ impl Engine {
         pumps.push(std::thread::spawn(move || {
             logs::pump(out_r, "stdout", l1, t1)
         }));
-        let (l2, t2) = (log, tee(2));
+        let (l2, t2) = (log.clone(), tee(2));
         pumps.push(std::thread::spawn(move || {
             logs::pump(err_r, "stderr", l2, t2)
         }));
+        if c.config.tty {
+            let master = master
+                .ok_or_else(|| ContainerError::Runtime("the runtime sent no pty master".into()))?;
+            let master = File::from(master);
+            if attach.stdin {
+                use std::os::fd::AsRawFd;
+                sys::copy_winsize(0, master.as_raw_fd());
+                let mut to = master
+                    .try_clone()
+                    .map_err(|e| ContainerError::io("duplicating the pty", e))?;
+                // Not joined: it may sit in read(0) after the container is gone.
+                std::thread::spawn(move || {
+                    let _ = io::copy(&mut io::stdin().lock(), &mut to);
+                });
+            }
+            let (l3, t3) = (log, tee(1));
+            pumps.push(std::thread::spawn(move || {
+                logs::pump(master, "stdout", l3, t3)
+            }));
+        }
+        // Held open until the container exits.
+        let stdin_keep = std::sync::Arc::new(stdin_keep);
         if let Err(e) = self.runtime_run(&["start", &c.id]) {
             let _ = self.runtime_kill(&c.id, "KILL");
             reap(pid);
@@ -290,7 +364,11 @@ impl Engine {
                 msg: format!("failed to start task: OCI runtime start failed: {e}"),
             });
         }
-        Ok(Running { pid, pumps })
+        Ok(Running {
+            pid,
+            pumps,
+            _stdin: stdin_keep,
+        })
     }
 
     /// Removes a stopped container's files and row.

@@ -141,3 +141,53 @@ fn unescape(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Receives one file descriptor sent with SCM_RIGHTS on a connected unix socket (how the
+/// runtime hands over a container's pty master via --console-socket).
+pub fn recv_fd(sock: &std::os::unix::net::UnixStream) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut data = [0u8; 256];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // Room for one control message carrying one int, 8-byte aligned.
+    let mut cbuf = [0u64; 8];
+    // SAFETY: msghdr is plain old data; zeroed is valid, and every pointer we set refers to
+    // buffers that outlive the recvmsg call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    // SAFETY: msg is initialized as above.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: CMSG_FIRSTHDR/CMSG_DATA walk the control buffer the kernel just filled.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(io::Error::other(
+                "no file descriptor received on the console socket",
+            ));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int);
+        Ok(std::os::fd::OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Copies the terminal size of `from` (the client's terminal) to `to` (the pty master).
+pub fn copy_winsize(from: i32, to: i32) {
+    // SAFETY: winsize is plain old data; the ioctls only read/write it.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
