@@ -818,3 +818,36 @@ fn images_with_many_layers_run() {
     assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["120", "119"]);
     b.assert_clean();
 }
+
+#[test]
+fn concurrent_starts_run_the_container_once() {
+    let b = CtrBay::new();
+    b.ok(&[
+        "create", "--name", "race", "busybox", "sh", "-c", "sleep 30",
+    ]);
+    let kids: Vec<_> = (0..3)
+        .map(|_| {
+            b.command()
+                .args(["start", "race"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for k in kids {
+        let o = k.wait_with_output().unwrap();
+        assert!(o.status.success());
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "race\n");
+    }
+    let monitors = bay_common::processes_under(&b.root());
+    assert_eq!(
+        monitors
+            .iter()
+            .filter(|p| p.contains("container-monitor"))
+            .count(),
+        1,
+        "{monitors:?}"
+    );
+    assert_eq!(inspect(&b, "race", "{{.State.Status}}"), "running");
+    b.assert_clean();
+}

@@ -109,6 +109,9 @@ impl Engine {
         }
         let mut child = child;
         let _ = child.wait();
+        if line == "running" {
+            return Ok(None);
+        }
         if let Some(rest) = line.strip_prefix("error ") {
             let (code, msg) = rest.split_once(' ').unwrap_or(("125", rest));
             return Err(ContainerError::Start {

@@ -6,7 +6,8 @@
 //! `--rm` containers.
 //!
 //! It talks to the CLI that started it over a pipe on fd 3, one line per event:
-//! `ok` once the container runs, `error <code> <message>` if it could not start, and
+//! `ok` once the container runs, `error <code> <message>` if it could not start, `running`
+//! if another monitor already runs it, and
 //! `exit <code>` after the container exited and everything was cleaned up.
 
 use std::fs::{self, File};
@@ -144,9 +145,29 @@ impl Engine {
     pub fn run_monitor(&self, id: &str, mut status: File, attach: Attach) -> Result<()> {
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        // One monitor per container: a second `start` racing the first must not create,
+        // or clean up, what the first one owns. The lock lives as long as this process.
+        let lock_path = self.container_dir(id).join("monitor.lock");
+        let _lock = match sys::lock_exclusive(&lock_path) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                let _ = writeln!(status, "running");
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(ContainerError::io(
+                    format!("locking {}", lock_path.display()),
+                    e,
+                ))
+            }
+        };
         let mut c = self
             .container_by_id(id)?
             .ok_or_else(|| ContainerError::NoSuchContainer(id.to_string()))?;
+        if c.status.is_up() && self.monitor_alive(&c) {
+            let _ = writeln!(status, "running");
+            return Ok(());
+        }
         let running = match self.launch(&c, attach) {
             Ok(r) => r,
             Err(e) => {

@@ -191,3 +191,25 @@ pub fn copy_winsize(from: i32, to: i32) {
         }
     }
 }
+
+/// Takes an exclusive flock on `path` (created if missing) without waiting; None if another
+/// process holds it. Released when the returned file is closed (or the process exits).
+pub fn lock_exclusive(path: &Path) -> io::Result<Option<std::fs::File>> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        Ok(Some(f))
+    } else {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(None)
+        } else {
+            Err(e)
+        }
+    }
+}
