@@ -851,3 +851,55 @@ fn concurrent_starts_run_the_container_once() {
     assert_eq!(inspect(&b, "race", "{{.State.Status}}"), "running");
     b.assert_clean();
 }
+
+#[test]
+fn run_pulls_a_missing_image_first() {
+    let b = CtrBay::new();
+    let reg = bay_common::Registry::start();
+    let name = format!("{}/team/bb:1", reg.host());
+    b.ok(&["tag", "busybox", &name]);
+    b.ok(&["push", &name]);
+    let fresh = CtrBay {
+        bay: bay_common::Bay::new(),
+    };
+    let o = fresh.run(&["run", "--rm", &name, "sh", "-c", "echo pulled and ran"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "pulled and ran\n");
+    assert!(
+        o.stderr
+            .starts_with(&format!("Unable to find image '{name}' locally\n")),
+        "{}",
+        o.stderr
+    );
+    assert!(fresh.ok(&["images", "-q"]).trim().len() == 12);
+    fresh.assert_clean();
+    b.assert_clean();
+}
+
+#[test]
+fn foreground_run_forwards_signals_to_the_container() {
+    let b = CtrBay::new();
+    let child = b
+        .command()
+        .args([
+            "run",
+            "--name",
+            "sig",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 9' TERM; echo ready; while true; do sleep 0.05; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the container", || {
+        b.run(&["logs", "sig"]).stdout.contains("ready")
+    });
+    // SAFETY: kill on the pid of a child we spawned and have not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(9));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ready\ngot TERM\n");
+    b.assert_clean();
+}
