@@ -719,7 +719,12 @@ fn exec_runs_in_the_container_with_its_environment() {
     assert!(o.stderr.contains("is not running"), "{}", o.stderr);
     let o = b.fails(&["attach", "ex"]);
     one_line(&o);
-    assert!(o.stderr.contains("not supported yet"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("You cannot attach to a stopped container"),
+        "{}",
+        o.stderr
+    );
     b.assert_clean();
 }
 
@@ -901,5 +906,34 @@ fn foreground_run_forwards_signals_to_the_container() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(9));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ready\ngot TERM\n");
+    b.assert_clean();
+}
+
+#[test]
+fn attach_sends_input_and_returns_the_exit_code() {
+    let b = CtrBay::new();
+    b.ok(&["run", "-di", "--name", "at", "busybox", "sh"]);
+    let o = b.run_stdin(
+        &["attach", "at"],
+        b"echo hi from attach; echo to-err >&2; exit 3\n",
+    );
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert_eq!(o.stdout, "hi from attach\n");
+    assert_eq!(o.stderr, "to-err\n");
+    assert_eq!(b.ok(&["logs", "at"]), "hi from attach\n");
+    // A tty container's output, without sending input.
+    b.ok(&[
+        "run",
+        "-dt",
+        "--name",
+        "tk",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo tick $i; sleep 0.2; done",
+    ]);
+    let o = b.run(&["attach", "--no-stdin", "tk"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.ends_with("tick 5\r\n"), "{:?}", o.stdout);
     b.assert_clean();
 }

@@ -823,9 +823,88 @@ pub fn pause(engine: &Engine, a: NamesArgs, pause: bool) -> Result<()> {
     })
 }
 
-/// attach needs the monitor to serve streams; not there yet (logs -f follows the output).
+/// `attach`: the container's output here, our input to its stdin (when it has one open),
+/// Ctrl-P Ctrl-Q detaches; exits with the container's code once it stops.
 pub fn attach(engine: &Engine, a: AttachArgs) -> Result<()> {
-    let _ = (a.no_stdin, a.sig_proxy);
-    engine.container(&a.container)?;
-    bail!("attach is not supported yet: use `bay logs -f` to follow the output, or `bay exec -it` for a shell")
+    use std::io::Read;
+    let c = engine.refresh(engine.container(&a.container)?);
+    let mut sock = engine.attach(&c)?;
+    let send_stdin = c.config.open_stdin && !a.no_stdin;
+    if c.config.tty && send_stdin && !crate::isatty(0) {
+        eprintln!("the input device is not a TTY");
+        return Err(Exit(1).into());
+    }
+    let _raw = (c.config.tty && send_stdin).then(RawTerminal::enable);
+    if a.sig_proxy && !c.config.tty {
+        proxy_signals(
+            engine.root().to_path_buf(),
+            engine.runtime_path().ok(),
+            c.id.clone(),
+        );
+    }
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if send_stdin {
+        let mut to = sock.try_clone()?;
+        let flag = detached.clone();
+        let tty = c.config.tty;
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let mut prev_ctrl_p = false;
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                let n = match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => {
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                        return;
+                    }
+                    Ok(n) => n,
+                };
+                // docker's default detach keys, on a terminal.
+                if tty {
+                    for &b in &buf[..n] {
+                        if prev_ctrl_p && b == 0x11 {
+                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                        prev_ctrl_p = b == 0x10;
+                    }
+                }
+                if to.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut header = [0u8; 8];
+    loop {
+        if sock.read_exact(&mut header).is_err() {
+            break;
+        }
+        let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let mut data = vec![0u8; len];
+        if sock.read_exact(&mut data).is_err() {
+            break;
+        }
+        let _ = if header[0] == 2 {
+            let mut e = stderr.lock();
+            e.write_all(&data).and_then(|_| e.flush())
+        } else {
+            let mut o = stdout.lock();
+            o.write_all(&data).and_then(|_| o.flush())
+        };
+    }
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        drop(_raw);
+        eprintln!("read escape sequence");
+        return Ok(());
+    }
+    let code = engine.wait_container(&c)?;
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Exit(code.clamp(0, 255) as u8).into())
+    }
 }

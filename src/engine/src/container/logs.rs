@@ -59,7 +59,9 @@ pub fn pump(
     stream: &'static str,
     sink: Arc<Mutex<File>>,
     mut tee: Option<File>,
+    clients: super::attach::Clients,
 ) {
+    let id = if stream == "stderr" { 2 } else { 1 };
     let mut buf = vec![0u8; 32 * 1024];
     let mut pending: Vec<u8> = Vec::new();
     let write = |chunk: &[u8]| {
@@ -80,6 +82,7 @@ pub fn pump(
                 tee = None;
             }
         }
+        clients.send(id, &buf[..n]);
         pending.extend_from_slice(&buf[..n]);
         let mut start = 0;
         while let Some(i) = pending[start..].iter().position(|&b| b == b'\n') {

@@ -3,6 +3,7 @@
 //! `<root>/containers/<id>/` holding its OCI bundle (config.json), overlay upper/work dirs,
 //! the merged rootfs mountpoint, hostname/hosts/resolv.conf and docker's json-file log.
 
+pub mod attach;
 pub mod create;
 pub mod error;
 pub mod exec;

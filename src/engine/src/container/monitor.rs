@@ -35,7 +35,7 @@ pub struct Attach {
 struct Running {
     pid: i32,
     pumps: Vec<JoinHandle<()>>,
-    _stdin: std::sync::Arc<Option<io::PipeWriter>>,
+    clients: super::attach::Clients,
 }
 
 fn hosts_file(hostname: &str, host_net: bool) -> String {
@@ -201,6 +201,7 @@ impl Engine {
         for p in running.pumps {
             let _ = p.join();
         }
+        running.clients.close();
         let _ = self.runtime_delete(id);
         let unmounted = self.unmount_rootfs(id);
         let (s, n) = crate::timefmt::now();
@@ -288,12 +289,13 @@ impl Engine {
         } else {
             None
         };
-        // -i without an attached client (-di): an open pipe nobody writes, as docker's stdin.
+        // -i without an attached terminal (-di): a pipe the monitor holds open and attach
+        // clients write to, as docker's stdin.
         let (stdin_keep, stdin) = if attach.stdin && !c.config.tty {
             (None, Stdio::inherit())
         } else if c.config.open_stdin && !c.config.tty {
             let (r, w) = io::pipe().map_err(|e| ContainerError::io("creating a pipe", e))?;
-            (Some(w), Stdio::from(r))
+            (Some(File::from(OwnedFd::from(w))), Stdio::from(r))
         } else {
             (None, Stdio::null())
         };
@@ -343,14 +345,16 @@ impl Engine {
             let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
             (d >= 0).then(|| File::from(unsafe { OwnedFd::from_raw_fd(d) }))
         };
+        let clients = super::attach::Clients::default();
+        let mut stdin_target = stdin_keep.map(|w| Arc::new(Mutex::new(w)));
         let mut pumps = Vec::new();
-        let (l1, t1) = (log.clone(), tee(1));
+        let (l1, t1, k1) = (log.clone(), tee(1), clients.clone());
         pumps.push(std::thread::spawn(move || {
-            logs::pump(out_r, "stdout", l1, t1)
+            logs::pump(out_r, "stdout", l1, t1, k1)
         }));
-        let (l2, t2) = (log.clone(), tee(2));
+        let (l2, t2, k2) = (log.clone(), tee(2), clients.clone());
         pumps.push(std::thread::spawn(move || {
-            logs::pump(err_r, "stderr", l2, t2)
+            logs::pump(err_r, "stderr", l2, t2, k2)
         }));
         if c.config.tty {
             let master = master
@@ -367,13 +371,19 @@ impl Engine {
                     let _ = io::copy(&mut io::stdin().lock(), &mut to);
                 });
             }
-            let (l3, t3) = (log, tee(1));
+            if c.config.open_stdin {
+                let to = master
+                    .try_clone()
+                    .map_err(|e| ContainerError::io("duplicating the pty", e))?;
+                stdin_target = Some(Arc::new(Mutex::new(to)));
+            }
+            let (l3, t3, k3) = (log, tee(1), clients.clone());
             pumps.push(std::thread::spawn(move || {
-                logs::pump(master, "stdout", l3, t3)
+                logs::pump(master, "stdout", l3, t3, k3)
             }));
         }
-        // Held open until the container exits.
-        let stdin_keep = std::sync::Arc::new(stdin_keep);
+        super::attach::serve(&c.id, clients.clone(), stdin_target)
+            .map_err(|e| ContainerError::io("serving attach", e))?;
         if let Err(e) = self.runtime_run(&["start", &c.id]) {
             let _ = self.runtime_kill(&c.id, "KILL");
             reap(pid);
@@ -388,7 +398,7 @@ impl Engine {
         Ok(Running {
             pid,
             pumps,
-            _stdin: stdin_keep,
+            clients,
         })
     }
 
