@@ -937,3 +937,22 @@ fn attach_sends_input_and_returns_the_exit_code() {
     assert!(o.stdout.ends_with("tick 5\r\n"), "{:?}", o.stdout);
     b.assert_clean();
 }
+
+#[test]
+fn wait_reports_the_exit_code_of_an_auto_removed_container() {
+    let b = CtrBay::new();
+    b.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "wr",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.3; exit 42",
+    ]);
+    assert_eq!(b.ok(&["wait", "wr"]).trim(), "42");
+    assert_eq!(b.ok(&["ps", "-aq"]), "");
+    b.assert_clean();
+}

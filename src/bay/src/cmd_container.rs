@@ -879,6 +879,7 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut header = [0u8; 8];
+    let mut exit = None;
     loop {
         if sock.read_exact(&mut header).is_err() {
             break;
@@ -886,6 +887,10 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<()> {
         let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
         let mut data = vec![0u8; len];
         if sock.read_exact(&mut data).is_err() {
+            break;
+        }
+        if header[0] == bay_engine::container::attach::EXIT_STREAM && len == 4 {
+            exit = Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]) as i64);
             break;
         }
         let _ = if header[0] == 2 {
@@ -901,7 +906,14 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<()> {
         eprintln!("read escape sequence");
         return Ok(());
     }
-    let code = engine.wait_container(&c)?;
+    let code = match exit {
+        // Let the monitor finish recording the exit, as docker returns once it is stopped.
+        Some(code) => {
+            engine.wait_stopped(&c.id, None)?;
+            code
+        }
+        None => engine.wait_container(&c)?,
+    };
     if code == 0 {
         Ok(())
     } else {

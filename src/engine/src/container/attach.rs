@@ -14,6 +14,9 @@ use super::error::{ContainerError, Result};
 use super::model::Container;
 use crate::engine::Engine;
 
+/// The frame type that carries the exit code.
+pub const EXIT_STREAM: u8 = 3;
+
 fn addr(id: &str) -> io::Result<SocketAddr> {
     SocketAddr::from_abstract_name(format!("bay-attach/{id}"))
 }
@@ -36,8 +39,11 @@ impl Clients {
         v.retain_mut(|c| c.write_all(&frame).is_ok());
     }
 
-    /// Ends every client's output (the container is gone).
-    pub fn close(&self) {
+    /// Ends every client's output with the exit code (a frame of stream 3 holding a
+    /// big-endian i32: bay's own addition, so `attach` and `wait` learn the code even when
+    /// `--rm` removes the container right after).
+    pub fn close(&self, code: i64) {
+        self.send(EXIT_STREAM, &(code as i32).to_be_bytes());
         if let Ok(mut v) = self.0.lock() {
             for c in v.drain(..) {
                 let _ = c.shutdown(std::net::Shutdown::Both);
@@ -78,6 +84,20 @@ pub fn serve(id: &str, clients: Clients, stdin: Option<Arc<Mutex<File>>>) -> io:
         }
     });
     Ok(())
+}
+
+/// Reads frames until the exit code; None if the stream ends without one.
+pub fn read_exit(sock: &mut UnixStream) -> Option<i64> {
+    let mut header = [0u8; 8];
+    loop {
+        sock.read_exact(&mut header).ok()?;
+        let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let mut data = vec![0u8; len];
+        sock.read_exact(&mut data).ok()?;
+        if header[0] == EXIT_STREAM && len == 4 {
+            return Some(i32::from_be_bytes([data[0], data[1], data[2], data[3]]) as i64);
+        }
+    }
 }
 
 impl Engine {

@@ -234,11 +234,18 @@ impl Engine {
 
     /// docker wait: blocks until the container stops; its exit code.
     pub fn wait_container(&self, c: &Container) -> Result<i64> {
+        // The monitor tells attached clients the code, which outlives a --rm removal.
+        let mut told = None;
+        if c.status == Status::Running {
+            if let Ok(mut sock) = self.attach(c) {
+                told = super::attach::read_exit(&mut sock);
+            }
+        }
         self.wait_stopped(&c.id, None)?;
-        Ok(self
-            .container_by_id(&c.id)?
-            .map(|c| self.refresh(c).exit_code)
-            .unwrap_or(c.exit_code))
+        Ok(match self.container_by_id(&c.id)? {
+            Some(now) => self.refresh(now).exit_code,
+            None => told.unwrap_or(c.exit_code),
+        })
     }
 
     /// container prune: removes every stopped container; their IDs.

@@ -201,7 +201,7 @@ impl Engine {
         for p in running.pumps {
             let _ = p.join();
         }
-        running.clients.close();
+        running.clients.close(code);
         let _ = self.runtime_delete(id);
         let unmounted = self.unmount_rootfs(id);
         let (s, n) = crate::timefmt::now();
