@@ -956,3 +956,54 @@ fn wait_reports_the_exit_code_of_an_auto_removed_container() {
     assert_eq!(b.ok(&["ps", "-aq"]), "");
     b.assert_clean();
 }
+
+#[test]
+fn top_diff_export_rename_and_port() {
+    let b = CtrBay::new();
+    b.ok(&[
+        "run", "-d", "--name", "fs", "busybox", "sh", "-c", "sleep 60",
+    ]);
+    let top = b.ok(&["top", "fs"]);
+    assert!(top.starts_with("UID "), "{top}");
+    assert!(top.contains("sleep 60"), "{top}");
+    let top = b.ok(&["top", "fs", "-o", "pid,comm"]);
+    let lines: Vec<&str> = top.lines().collect();
+    assert_eq!(lines.len(), 2, "{top}");
+    assert!(
+        lines[0].trim() == "PID COMMAND" && lines[1].ends_with(" sleep"),
+        "{top}"
+    );
+    assert_eq!(b.ok(&["diff", "fs"]), "");
+    b.ok(&[
+        "exec",
+        "fs",
+        "sh",
+        "-c",
+        "echo x > /tmp/new; rm /etc/extra; mkdir /srv",
+    ]);
+    assert_eq!(
+        b.ok(&["diff", "fs"]),
+        "C /etc\nD /etc/extra\nA /srv\nC /tmp\nA /tmp/new\n"
+    );
+    b.ok(&["rename", "fs", "fs2"]);
+    let o = b.fails(&["rename", "fs", "x2"]);
+    assert!(o.stderr.contains("No such container: fs"), "{}", o.stderr);
+    assert_eq!(b.ok(&["port", "fs2"]), "");
+    let o = b.fails(&["port", "fs2", "80"]);
+    assert_eq!(
+        o.stderr.trim(),
+        "Error: No public port '80/tcp' published for fs2"
+    );
+    b.ok(&["stop", "-t", "0", "fs2"]);
+    // A stopped container exports too (its rootfs is mounted for the copy only).
+    let tar = b.dir.path().join("fs.tar");
+    b.ok(&["export", "-o", tar.to_str().unwrap(), "fs2"]);
+    assert!(bay_common::mounts_under(&b.root()).is_empty());
+    let list = bay_common::run_ok(std::process::Command::new("tar").arg("-tf").arg(&tar));
+    assert!(list.lines().any(|l| l == "tmp/new"), "{list}");
+    assert!(list.lines().any(|l| l == "bin/busybox"), "{list}");
+    assert!(!list.lines().any(|l| l == "etc/extra"), "{list}");
+    let o = b.fails(&["top", "fs2"]);
+    assert!(o.stderr.contains("is not running"), "{}", o.stderr);
+    b.assert_clean();
+}

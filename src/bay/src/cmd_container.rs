@@ -16,8 +16,9 @@ use bay_engine::{Engine, Reference};
 use crate::format::{escape_html, tabwrite, Template};
 use crate::units::{human_duration, human_size, since};
 use crate::{
-    AttachArgs, CreateArgs, ExecArgs, Exit, InspectArgs, KillArgs, LogsArgs, MonitorArgs,
-    NamesArgs, PruneCArgs, PsArgs, RmArgs, StartArgs, StopArgs,
+    AttachArgs, CreateArgs, ExecArgs, Exit, ExportArgs, InspectArgs, KillArgs, LogsArgs,
+    MonitorArgs, NamesArgs, OneArgs, PortArgs, PruneCArgs, PsArgs, RenameArgs, RmArgs, StartArgs,
+    StopArgs, TopArgs,
 };
 
 /// docker's `docker: Error response from daemon: …` line for run/create, with its exit code.
@@ -919,4 +920,75 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<()> {
     } else {
         Err(Exit(code.clamp(0, 255) as u8).into())
     }
+}
+
+pub fn top(engine: &Engine, a: TopArgs) -> Result<()> {
+    let c = engine.refresh(engine.container(&a.container)?);
+    print!("{}", engine.top_container(&c, &a.ps_args)?);
+    Ok(())
+}
+
+/// No ports are published yet (bridge networking is not there): nothing to list.
+pub fn port(engine: &Engine, a: PortArgs) -> Result<()> {
+    let c = engine.container(&a.container)?;
+    if let Some(p) = a.port {
+        let p = if p.contains('/') {
+            p
+        } else {
+            format!("{p}/tcp")
+        };
+        bail!("No public port '{p}' published for {}", c.name);
+    }
+    Ok(())
+}
+
+pub fn diff(engine: &Engine, a: OneArgs) -> Result<()> {
+    let c = engine.container(&a.container)?;
+    let mut out = String::new();
+    for ch in engine.diff_container(&c)? {
+        out.push_str(&ch.line());
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
+
+pub fn export(engine: &Engine, a: ExportArgs) -> Result<()> {
+    let c = engine.refresh(engine.container(&a.container)?);
+    match &a.output {
+        Some(p) => {
+            let tmp = p.with_extension("bay-tmp");
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            let res = engine
+                .export_container(&c, &mut f)
+                .map_err(anyhow::Error::from)
+                .and_then(|_| {
+                    f.flush()?;
+                    Ok(())
+                });
+            match res {
+                Ok(()) => std::fs::rename(&tmp, p)?,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            }
+        }
+        None => {
+            if crate::isatty(1) {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            engine.export_container(&c, &mut w)?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
+pub fn rename(engine: &Engine, a: RenameArgs) -> Result<()> {
+    let c = engine.container(&a.container)?;
+    engine.rename_container(&c, &a.new_name)?;
+    Ok(())
 }

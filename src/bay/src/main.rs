@@ -69,6 +69,16 @@ enum Command {
     Unpause(NamesArgs),
     /// Attach local standard input, output, and error streams to a running container
     Attach(AttachArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(OneArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Rename a container
+    Rename(RenameArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -144,6 +154,11 @@ enum ContainerCmd {
     Pause(NamesArgs),
     Unpause(NamesArgs),
     Attach(AttachArgs),
+    Top(TopArgs),
+    Port(PortArgs),
+    Diff(OneArgs),
+    Export(ExportArgs),
+    Rename(RenameArgs),
     Inspect(ContainerInspectArgs),
     Prune(PruneCArgs),
 }
@@ -374,6 +389,40 @@ pub struct AttachArgs {
     #[arg(long, default_value_t = true)]
     sig_proxy: bool,
     container: String,
+}
+
+#[derive(Args)]
+pub struct TopArgs {
+    container: String,
+    /// ps(1) options (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_args: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct PortArgs {
+    container: String,
+    /// PRIVATE_PORT[/PROTO]
+    port: Option<String>,
+}
+
+#[derive(Args)]
+pub struct OneArgs {
+    container: String,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    container: String,
+}
+
+#[derive(Args)]
+pub struct RenameArgs {
+    container: String,
+    new_name: String,
 }
 
 #[derive(Args)]
@@ -747,6 +796,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Attach(a) | Command::Container(ContainerCmd::Attach(a)) => {
             cmd_container::attach(&engine, a)
+        }
+        Command::Top(a) | Command::Container(ContainerCmd::Top(a)) => {
+            cmd_container::top(&engine, a)
+        }
+        Command::Port(a) | Command::Container(ContainerCmd::Port(a)) => {
+            cmd_container::port(&engine, a)
+        }
+        Command::Diff(a) | Command::Container(ContainerCmd::Diff(a)) => {
+            cmd_container::diff(&engine, a)
+        }
+        Command::Export(a) | Command::Container(ContainerCmd::Export(a)) => {
+            cmd_container::export(&engine, a)
+        }
+        Command::Rename(a) | Command::Container(ContainerCmd::Rename(a)) => {
+            cmd_container::rename(&engine, a)
         }
         Command::ContainerMonitor(a) => cmd_container::monitor(&engine, a),
         Command::Image(ImageCmd::Inspect(a)) => cmd_images::image_inspect(&engine, a),

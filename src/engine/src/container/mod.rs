@@ -7,6 +7,7 @@ pub mod attach;
 pub mod create;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod inspect;
 pub mod lifecycle;
 pub mod logs;

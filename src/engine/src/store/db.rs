@@ -644,4 +644,14 @@ impl Q<'_> {
             .map_err(dberr("deleting container"))?;
         Ok(n > 0)
     }
+
+    pub fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        self.0
+            .execute(
+                "UPDATE containers SET name = ?2 WHERE id = ?1",
+                params![id, name],
+            )
+            .map_err(dberr("renaming container"))?;
+        Ok(())
+    }
 }
