@@ -1007,3 +1007,52 @@ fn top_diff_export_rename_and_port() {
     assert!(o.stderr.contains("is not running"), "{}", o.stderr);
     b.assert_clean();
 }
+
+#[test]
+fn default_seccomp_refuses_namespaces_unless_unconfined_or_privileged() {
+    let b = CtrBay::new();
+    let probe = "grep Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo unshared || echo refused";
+    assert_eq!(
+        b.ok(&["run", "--rm", "busybox", "sh", "-c", probe]),
+        "Seccomp:\t2\nrefused\n"
+    );
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            "seccomp=unconfined",
+            "busybox",
+            "sh",
+            "-c",
+            probe
+        ]),
+        "Seccomp:\t0\nunshared\n"
+    );
+    assert_eq!(
+        b.ok(&["run", "--rm", "--privileged", "busybox", "sh", "-c", probe]),
+        "Seccomp:\t0\nunshared\n"
+    );
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "sh",
+        "-c",
+        "grep NoNewPrivs /proc/self/status",
+    ]);
+    assert_eq!(out, "NoNewPrivs:\t1\n");
+    let o = b.fails(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=/p.json",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(o.code, 125);
+    one_line(&o);
+    b.assert_clean();
+}

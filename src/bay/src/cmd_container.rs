@@ -110,6 +110,7 @@ fn options(a: &CreateArgs) -> Result<CreateOptions> {
         tty: a.tty,
         interactive: a.interactive,
         stop_signal: a.stop_signal.clone(),
+        security_opt: a.security_opt.clone(),
     })
 }
 

@@ -244,6 +244,9 @@ pub struct CreateArgs {
     /// Signal to stop the container
     #[arg(long)]
     stop_signal: Option<String>,
+    /// Security options (seccomp=unconfined, no-new-privileges)
+    #[arg(long)]
+    security_opt: Vec<String>,
     /// IMAGE [COMMAND] [ARG...]
     #[arg(
         required = true,

@@ -39,6 +39,7 @@ pub struct CreateOptions {
     pub tty: bool,
     pub interactive: bool,
     pub stop_signal: Option<String>,
+    pub security_opt: Vec<String>,
 }
 
 fn not_supported(msg: impl Into<String>) -> ContainerError {
@@ -106,6 +107,9 @@ fn check(o: &CreateOptions) -> Result<(String, Vec<Mount>)> {
             return Err(invalid(format!("invalid hostname format: {h}")));
         }
     }
+    for opt in &o.security_opt {
+        parse_security_opt(opt)?;
+    }
     for c in o.cap_add.iter().chain(&o.cap_drop) {
         spec::normalize_cap(c)?;
     }
@@ -142,6 +146,36 @@ fn check(o: &CreateOptions) -> Result<(String, Vec<Mount>)> {
         }
     }
     Ok((network, ms))
+}
+
+/// What one `--security-opt` asks for.
+pub enum SecurityOpt {
+    SeccompUnconfined,
+    NoNewPrivileges(bool),
+    /// Accepted without effect: no AppArmor or SELinux policy is in use.
+    NoLsm,
+}
+
+/// `seccomp=unconfined`, `no-new-privileges[:true|false]`, `apparmor=unconfined`,
+/// `label=disable` (docker accepts `:` or `=` as the separator).
+pub fn parse_security_opt(opt: &str) -> Result<SecurityOpt> {
+    let (k, v) = match opt.split_once(['=', ':']) {
+        Some((k, v)) => (k, Some(v)),
+        None => (opt, None),
+    };
+    match (k, v) {
+        ("seccomp", Some("unconfined")) => Ok(SecurityOpt::SeccompUnconfined),
+        ("seccomp", Some(_)) => Err(not_supported(
+            "custom seccomp profiles are not supported yet: use seccomp=unconfined or the default",
+        )),
+        ("no-new-privileges", None | Some("true")) => Ok(SecurityOpt::NoNewPrivileges(true)),
+        ("no-new-privileges", Some("false")) => Ok(SecurityOpt::NoNewPrivileges(false)),
+        ("apparmor", Some("unconfined")) | ("label", Some("disable")) => Ok(SecurityOpt::NoLsm),
+        ("apparmor" | "label", Some(_)) => Err(not_supported(format!(
+            "security option {opt:?} is not supported yet: bay applies no AppArmor or SELinux labels"
+        ))),
+        _ => Err(invalid(format!("invalid --security-opt: {opt:?}"))),
+    }
 }
 
 /// Image env overridden by the user's, key by key, in first-seen order (docker's merge).
@@ -262,6 +296,7 @@ impl Engine {
             auto_remove: o.auto_remove,
             cap_add: (!o.cap_add.is_empty()).then(|| o.cap_add.clone()),
             cap_drop: (!o.cap_drop.is_empty()).then(|| o.cap_drop.clone()),
+            security_opt: (!o.security_opt.is_empty()).then(|| o.security_opt.clone()),
             cgroupns_mode: "host".into(),
             ipc_mode: "private".into(),
             privileged: o.privileged,

@@ -17,6 +17,7 @@ pub mod mounts;
 pub mod names;
 pub mod rootfs;
 pub mod runtime;
+pub mod seccomp;
 pub mod spec;
 mod sys;
 pub mod user;

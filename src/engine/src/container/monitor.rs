@@ -406,11 +406,14 @@ impl Engine {
     pub(crate) fn forget(&self, c: &Container) -> Result<()> {
         self.unmount_rootfs(&c.id)?;
         let dir = self.container_dir(&c.id);
-        if dir.exists() {
-            fs::remove_dir_all(&dir)
-                .map_err(|e| ContainerError::io(format!("removing {}", dir.display()), e))?;
-        }
+        // The row goes first: once it is gone nobody starts the container again, and a
+        // concurrent remover (the monitor of a --rm container, `rm -f`) finds nothing to do.
         self.store.db.tx(|q| q.delete_container(&c.id))?;
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ContainerError::io(format!("removing {}", dir.display()), e)),
+        }
         Ok(())
     }
 }

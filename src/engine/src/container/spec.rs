@@ -264,9 +264,21 @@ pub fn generate(
         "resources": {"devices": devices},
         "cgroupsPath": format!("/bay/{}", c.id),
     });
+    let mut unconfined = false;
+    let mut no_new_privs = false;
+    for opt in hc.security_opt.iter().flatten() {
+        match super::create::parse_security_opt(opt)? {
+            super::create::SecurityOpt::SeccompUnconfined => unconfined = true,
+            super::create::SecurityOpt::NoNewPrivileges(b) => no_new_privs = b,
+            super::create::SecurityOpt::NoLsm => {}
+        }
+    }
     if !hc.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
+        if !unconfined {
+            linux["seccomp"] = super::seccomp::default_profile(&caps);
+        }
     }
     let mut process = json!({
         "terminal": c.config.tty,
@@ -280,6 +292,7 @@ pub fn generate(
             "permitted": caps,
         },
         "oomScoreAdj": 0,
+        "noNewPrivileges": no_new_privs,
     });
     if !user.additional_gids.is_empty() {
         process["user"]["additionalGids"] = json!(user.additional_gids);
