@@ -3,6 +3,8 @@
 
 mod cmd_archive;
 mod cmd_container;
+mod cmd_container_io;
+mod cmd_container_list;
 mod cmd_images;
 mod cmd_registry;
 mod format;
@@ -751,7 +753,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Images(a) | Command::Image(ImageCmd::Ls(a)) => cmd_images::images(&engine, a),
         Command::Tag(a) | Command::Image(ImageCmd::Tag(a)) => cmd_images::tag(&engine, a),
         Command::Rmi(a) | Command::Image(ImageCmd::Rm(a)) => cmd_images::rmi(&engine, a),
-        Command::Inspect(a) => cmd_container::inspect(&engine, a),
+        Command::Inspect(a) => cmd_container_list::inspect(&engine, a),
         Command::Run(a) | Command::Container(ContainerCmd::Run(a)) => {
             cmd_container::run(&engine, a)
         }
@@ -771,14 +773,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cmd_container::kill(&engine, a)
         }
         Command::Rm(a) | Command::Container(ContainerCmd::Rm(a)) => cmd_container::rm(&engine, a),
-        Command::Ps(a) | Command::Container(ContainerCmd::Ls(a)) => cmd_container::ps(&engine, a),
+        Command::Ps(a) | Command::Container(ContainerCmd::Ls(a)) => {
+            cmd_container_list::ps(&engine, a)
+        }
         Command::Logs(a) | Command::Container(ContainerCmd::Logs(a)) => {
-            cmd_container::logs(&engine, a)
+            cmd_container_io::logs(&engine, a)
         }
         Command::Wait(a) | Command::Container(ContainerCmd::Wait(a)) => {
             cmd_container::wait(&engine, a)
         }
-        Command::Container(ContainerCmd::Inspect(a)) => cmd_container::inspect(
+        Command::Container(ContainerCmd::Inspect(a)) => cmd_container_list::inspect(
             &engine,
             InspectArgs {
                 format: a.format,
@@ -787,9 +791,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 names: a.names,
             },
         ),
-        Command::Container(ContainerCmd::Prune(a)) => cmd_container::prune(&engine, a),
+        Command::Container(ContainerCmd::Prune(a)) => cmd_container_list::prune(&engine, a),
         Command::Exec(a) | Command::Container(ContainerCmd::Exec(a)) => {
-            cmd_container::exec(&engine, a)
+            cmd_container_io::exec(&engine, a)
         }
         Command::Pause(a) | Command::Container(ContainerCmd::Pause(a)) => {
             cmd_container::pause(&engine, a, true)
@@ -798,19 +802,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cmd_container::pause(&engine, a, false)
         }
         Command::Attach(a) | Command::Container(ContainerCmd::Attach(a)) => {
-            cmd_container::attach(&engine, a)
+            cmd_container_io::attach(&engine, a)
         }
         Command::Top(a) | Command::Container(ContainerCmd::Top(a)) => {
-            cmd_container::top(&engine, a)
+            cmd_container_io::top(&engine, a)
         }
         Command::Port(a) | Command::Container(ContainerCmd::Port(a)) => {
-            cmd_container::port(&engine, a)
+            cmd_container_io::port(&engine, a)
         }
         Command::Diff(a) | Command::Container(ContainerCmd::Diff(a)) => {
-            cmd_container::diff(&engine, a)
+            cmd_container_io::diff(&engine, a)
         }
         Command::Export(a) | Command::Container(ContainerCmd::Export(a)) => {
-            cmd_container::export(&engine, a)
+            cmd_container_io::export(&engine, a)
         }
         Command::Rename(a) | Command::Container(ContainerCmd::Rename(a)) => {
             cmd_container::rename(&engine, a)

@@ -119,46 +119,4 @@ impl Engine {
             _ => 255,
         })
     }
-
-    /// docker pause/unpause: freezes or thaws the container's processes.
-    pub fn pause_container(&self, c: &Container, pause: bool) -> Result<()> {
-        if !c.status.is_up() || !self.monitor_alive(c) {
-            return Err(ContainerError::Conflict(format!(
-                "container {} is not running",
-                c.id
-            )));
-        }
-        match (pause, c.status) {
-            (true, Status::Paused) => {
-                return Err(ContainerError::Conflict(format!(
-                    "container {} is already paused",
-                    c.id
-                )))
-            }
-            (false, Status::Running) => {
-                return Err(ContainerError::Conflict(format!(
-                    "container {} is not paused",
-                    c.id
-                )))
-            }
-            _ => {}
-        }
-        self.runtime_run(&[if pause { "pause" } else { "resume" }, &c.id])?;
-        let mut now = c.clone();
-        now.status = if pause {
-            Status::Paused
-        } else {
-            Status::Running
-        };
-        // The monitor may have recorded an exit meanwhile; only flip a live state.
-        self.store.db.tx(|q| {
-            if let Some(row) = q.container(&c.id)? {
-                if matches!(row.state.as_str(), "running" | "paused") {
-                    q.set_container_state(&c.id, &now.state())?;
-                }
-            }
-            Ok(())
-        })?;
-        Ok(())
-    }
 }
