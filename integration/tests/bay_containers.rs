@@ -1056,3 +1056,36 @@ fn default_seccomp_refuses_namespaces_unless_unconfined_or_privileged() {
     one_line(&o);
     b.assert_clean();
 }
+
+#[test]
+fn commit_makes_an_image_of_the_changes() {
+    let b = CtrBay::new();
+    b.ok(&["run", "-d", "--name", "cm", "busybox", "sh", "-c", "echo hello > /tmp/1.txt; rm /etc/extra; mkdir -p /opt/d; echo f > /opt/d/f; echo ready; sleep 60"]);
+    wait_for("the changes", || b.ok(&["logs", "cm"]).contains("ready"));
+    let id = b.ok(&["commit", "-a", "me", "-m", "add files", "cm", "mybb:1"]);
+    assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id}");
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "mybb:1",
+        "sh",
+        "-c",
+        "cat /tmp/1.txt /opt/d/f; ls /etc/extra 2>&1 || echo gone",
+    ]);
+    assert_eq!(out.lines().next(), Some("hello"));
+    assert!(out.ends_with("gone\n"), "{out}");
+    assert_eq!(
+        b.ok(&["inspect", "-f", "{{.Author}}", "mybb:1"]).trim(),
+        "me"
+    );
+    // The committed image keeps the container's command.
+    assert!(b
+        .ok(&["inspect", "-f", "{{json .Config.Cmd}}", "mybb:1"])
+        .contains("sleep 60"));
+    let hist = b.ok(&["history", "mybb:1"]);
+    assert!(hist.contains("add files"), "{hist}");
+    b.ok(&["rm", "-f", "cm"]);
+    b.ok(&["rmi", "mybb:1"]);
+    assert!(b.tmp_entries().is_empty());
+    b.assert_clean();
+}

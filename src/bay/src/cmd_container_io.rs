@@ -8,7 +8,9 @@ use bay_engine::container::logs::{LogEntry, LogOptions};
 use bay_engine::Engine;
 
 use crate::cmd_container::{env_entry, proxy_signals, read_env_files, RawTerminal};
-use crate::{AttachArgs, ExecArgs, Exit, ExportArgs, LogsArgs, OneArgs, PortArgs, TopArgs};
+use crate::{
+    AttachArgs, CommitArgs, ExecArgs, Exit, ExportArgs, LogsArgs, OneArgs, PortArgs, TopArgs,
+};
 
 /// `--since`/`--until`: RFC 3339, unix seconds, or a duration ago (`42m`, `1h30m`, `10s`).
 fn parse_time(s: &str) -> Result<(i64, u32)> {
@@ -298,5 +300,23 @@ pub fn export(engine: &Engine, a: ExportArgs) -> Result<()> {
             w.flush()?;
         }
     }
+    Ok(())
+}
+
+pub fn commit(engine: &Engine, a: CommitArgs) -> Result<()> {
+    if !a.change.is_empty() {
+        bail!("commit --change is not supported yet");
+    }
+    let c = engine.refresh(engine.container(&a.container)?);
+    let id = engine.commit_container(
+        &c,
+        &bay_engine::container::commit::CommitOptions {
+            reference: a.reference.clone(),
+            author: a.author.clone(),
+            message: a.message.clone(),
+            pause: a.pause,
+        },
+    )?;
+    println!("{id}");
     Ok(())
 }

@@ -81,6 +81,8 @@ enum Command {
     Export(ExportArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -161,6 +163,7 @@ enum ContainerCmd {
     Diff(OneArgs),
     Export(ExportArgs),
     Rename(RenameArgs),
+    Commit(CommitArgs),
     Inspect(ContainerInspectArgs),
     Prune(PruneCArgs),
 }
@@ -422,6 +425,25 @@ pub struct ExportArgs {
     #[arg(short, long)]
     output: Option<PathBuf>,
     container: String,
+}
+
+#[derive(Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Commit message
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long)]
+    change: Vec<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pause: bool,
+    container: String,
+    /// REPOSITORY[:TAG]
+    reference: Option<String>,
 }
 
 #[derive(Args)]
@@ -818,6 +840,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rename(a) | Command::Container(ContainerCmd::Rename(a)) => {
             cmd_container::rename(&engine, a)
+        }
+        Command::Commit(a) | Command::Container(ContainerCmd::Commit(a)) => {
+            cmd_container_io::commit(&engine, a)
         }
         Command::ContainerMonitor(a) => cmd_container::monitor(&engine, a),
         Command::Image(ImageCmd::Inspect(a)) => cmd_images::image_inspect(&engine, a),

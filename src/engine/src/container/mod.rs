@@ -4,6 +4,7 @@
 //! the merged rootfs mountpoint, hostname/hosts/resolv.conf and docker's json-file log.
 
 pub mod attach;
+pub mod commit;
 pub mod create;
 pub mod error;
 pub mod exec;
