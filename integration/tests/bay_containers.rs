@@ -1089,3 +1089,59 @@ fn commit_makes_an_image_of_the_changes() {
     assert!(b.tmp_entries().is_empty());
     b.assert_clean();
 }
+
+#[test]
+fn cp_copies_both_ways_and_symlinks_stay_inside_the_container() {
+    let b = CtrBay::new();
+    let d = b.dir.path().join("cp");
+    std::fs::create_dir_all(d.join("dir/sub")).unwrap();
+    std::fs::write(d.join("dir/sub/b"), "b\n").unwrap();
+    std::fs::write(d.join("file"), "f\n").unwrap();
+    b.ok(&["run", "-d", "--name", "cp1", "busybox", "sh", "-c", "mkdir /data; echo inside > /data/x; ln -s /etc /data/etclink; ln -s / /data/root; echo ready; sleep 60"]);
+    wait_for("the files", || b.ok(&["logs", "cp1"]).contains("ready"));
+    let p = |x: &str| d.join(x).to_str().unwrap().to_string();
+    // Host to container: into a directory, to a new name, a whole tree.
+    b.ok(&["cp", &p("file"), "cp1:/tmp"]);
+    b.ok(&["cp", &p("file"), "cp1:/tmp/renamed"]);
+    b.ok(&["cp", &p("dir"), "cp1:/tmp/"]);
+    // A symlink in the container resolves inside it: /data/etclink is the container's /etc.
+    b.ok(&["cp", &p("file"), "cp1:/data/etclink/evil"]);
+    assert!(!std::path::Path::new("/etc/evil").exists());
+    let out = b.ok(&[
+        "exec",
+        "cp1",
+        "sh",
+        "-c",
+        "cat /tmp/file /tmp/renamed /tmp/dir/sub/b /etc/evil",
+    ]);
+    assert_eq!(out, "f\nf\nb\nf\n");
+    // Container to host: a tree (symlinks copied as symlinks), a file into a directory.
+    b.ok(&["cp", "cp1:/data", &p("out")]);
+    assert_eq!(
+        std::fs::read_to_string(d.join("out/x")).unwrap(),
+        "inside\n"
+    );
+    assert_eq!(
+        std::fs::read_link(d.join("out/etclink")).unwrap(),
+        std::path::Path::new("/etc")
+    );
+    b.ok(&["cp", "cp1:/data/x", &p("dir")]);
+    assert_eq!(
+        std::fs::read_to_string(d.join("dir/x")).unwrap(),
+        "inside\n"
+    );
+    let o = b.fails(&["cp", "cp1:/nonexistent", &p("dir")]);
+    one_line(&o);
+    assert!(
+        o.stderr
+            .contains("Could not find the file /nonexistent in container cp1"),
+        "{}",
+        o.stderr
+    );
+    // Stopped containers too (mounted for the copy only).
+    b.ok(&["stop", "-t", "0", "cp1"]);
+    b.ok(&["cp", "cp1:/tmp/renamed", &p("stopped")]);
+    assert_eq!(std::fs::read_to_string(d.join("stopped")).unwrap(), "f\n");
+    assert!(bay_common::mounts_under(&b.root()).is_empty());
+    b.assert_clean();
+}

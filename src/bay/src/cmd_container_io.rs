@@ -9,7 +9,8 @@ use bay_engine::Engine;
 
 use crate::cmd_container::{env_entry, proxy_signals, read_env_files, RawTerminal};
 use crate::{
-    AttachArgs, CommitArgs, ExecArgs, Exit, ExportArgs, LogsArgs, OneArgs, PortArgs, TopArgs,
+    AttachArgs, CommitArgs, CpArgs, ExecArgs, Exit, ExportArgs, LogsArgs, OneArgs, PortArgs,
+    TopArgs,
 };
 
 /// `--since`/`--until`: RFC 3339, unix seconds, or a duration ago (`42m`, `1h30m`, `10s`).
@@ -318,5 +319,47 @@ pub fn commit(engine: &Engine, a: CommitArgs) -> Result<()> {
         },
     )?;
     println!("{id}");
+    Ok(())
+}
+
+/// `NAME:PATH` names a container path; a local path starts with `/` or `.`, or has no `:`.
+fn split_container_path(s: &str) -> Option<(&str, &str)> {
+    if s.starts_with('/') || s.starts_with('.') {
+        return None;
+    }
+    let (c, p) = s.split_once(':')?;
+    (!c.is_empty()).then_some((c, if p.is_empty() { "/" } else { p }))
+}
+
+pub fn cp(engine: &Engine, a: CpArgs) -> Result<()> {
+    if a.follow_link {
+        bail!("cp -L is not supported yet");
+    }
+    match (split_container_path(&a.src), split_container_path(&a.dest)) {
+        (Some(_), Some(_)) => bail!("copying between containers is not supported"),
+        (None, None) => bail!("must specify at least one container source"),
+        (Some((name, path)), None) => {
+            let c = engine.refresh(engine.container(name)?);
+            if a.dest == "-" {
+                if crate::isatty(1) {
+                    bail!("cowardly refusing to write a tar stream to a terminal");
+                }
+                let stdout = std::io::stdout();
+                let mut w = std::io::BufWriter::new(stdout.lock());
+                engine.copy_from_container_tar(&c, path, &mut w)?;
+                w.flush()?;
+            } else {
+                engine.copy_from_container(&c, path, std::path::Path::new(&a.dest))?;
+            }
+        }
+        (None, Some((name, path))) => {
+            let c = engine.refresh(engine.container(name)?);
+            if a.src == "-" {
+                engine.copy_tar_to_container(&c, &mut std::io::stdin().lock(), path)?;
+            } else {
+                engine.copy_to_container(&c, std::path::Path::new(&a.src), path)?;
+            }
+        }
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod commit;
+pub mod copy;
 pub mod create;
 pub mod error;
 pub mod exec;
