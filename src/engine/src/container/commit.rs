@@ -83,7 +83,9 @@ fn add_dir(
         let r = rel.join(e.file_name());
         let full = e.path();
         let m = fs::symlink_metadata(&full)?;
-        let in_lower = lowers.iter().any(|l| fs::symlink_metadata(l.join(&r)).is_ok());
+        let in_lower = lowers
+            .iter()
+            .any(|l| fs::symlink_metadata(l.join(&r)).is_ok());
         if !in_lower && INIT_PATHS.iter().any(|i| Path::new(i) == r) {
             continue;
         }
@@ -111,8 +113,9 @@ impl Engine {
             .map(Reference::parse_tagged)
             .transpose()?;
         let parent = self.config(&c.image)?;
-        let parent_raw: serde_json::Value = serde_json::from_slice(&self.store.blobs.read(&c.image)?)
-            .map_err(|e| ContainerError::Runtime(format!("image config {}: {e}", c.image)))?;
+        let parent_raw: serde_json::Value =
+            serde_json::from_slice(&self.store.blobs.read(&c.image)?)
+                .map_err(|e| ContainerError::Runtime(format!("image config {}: {e}", c.image)))?;
         let lowers = self.lower_dirs(&c.image)?;
         let upper = self.rootfs_paths(&c.id).upper;
         let tmp_dir = self.root().join("tmp");
@@ -152,7 +155,10 @@ impl Engine {
         let created = crate::timefmt::format_rfc3339(s, ns);
         let mut diff_ids = parent.rootfs.diff_ids.clone();
         diff_ids.push(info.diff_id.to_string());
-        let mut history = parent_raw["history"].as_array().cloned().unwrap_or_default();
+        let mut history = parent_raw["history"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let mut h = serde_json::json!({"created": created, "created_by": c.command()});
         if let Some(a) = &o.author {
             h["author"] = a.clone().into();
@@ -187,7 +193,13 @@ impl Engine {
         let mut descs = Vec::new();
         for d in &parent.rootfs.diff_ids {
             let d = Digest::parse(d)?;
-            match self.store.db.read(|q| q.layer_blobs(&d))?.into_iter().next() {
+            match self
+                .store
+                .db
+                .read(|q| q.layer_blobs(&d))?
+                .into_iter()
+                .next()
+            {
                 Some(b) => descs.push(desc_for(&b.media_type, &b.digest, b.size)),
                 None => break,
             }
