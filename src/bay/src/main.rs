@@ -2,6 +2,7 @@
 //! this file holds the argument structs and maps errors to docker's messages and exit codes.
 
 mod cmd_archive;
+mod cmd_build;
 mod cmd_container;
 mod cmd_container_io;
 mod cmd_container_list;
@@ -83,8 +84,6 @@ enum Command {
     Rename(RenameArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
-    /// Copy files/folders between a container and the local filesystem
-    Cp(CpArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -93,6 +92,8 @@ enum Command {
     ContainerMonitor(MonitorArgs),
     /// List images
     Images(ImagesArgs),
+    /// Build an image from a Dockerfile
+    Build(cmd_build::BuildArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCmd),
@@ -166,7 +167,6 @@ enum ContainerCmd {
     Export(ExportArgs),
     Rename(RenameArgs),
     Commit(CommitArgs),
-    Cp(CpArgs),
     Inspect(ContainerInspectArgs),
     Prune(PruneCArgs),
 }
@@ -428,20 +428,6 @@ pub struct ExportArgs {
     #[arg(short, long)]
     output: Option<PathBuf>,
     container: String,
-}
-
-#[derive(Args)]
-pub struct CpArgs {
-    /// Archive mode (copy all uid/gid information; bay always does)
-    #[arg(short, long)]
-    archive: bool,
-    /// Always follow symbol link in SRC_PATH
-    #[arg(short = 'L', long)]
-    follow_link: bool,
-    /// CONTAINER:SRC_PATH, SRC_PATH or -
-    src: String,
-    /// CONTAINER:DEST_PATH, DEST_PATH or -
-    dest: String,
 }
 
 #[derive(Args)]
@@ -790,6 +776,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let engine = open(&cli)?;
     match cli.cmd {
         Command::Images(a) | Command::Image(ImageCmd::Ls(a)) => cmd_images::images(&engine, a),
+        Command::Build(a) => cmd_build::build(&engine, a),
         Command::Tag(a) | Command::Image(ImageCmd::Tag(a)) => cmd_images::tag(&engine, a),
         Command::Rmi(a) | Command::Image(ImageCmd::Rm(a)) => cmd_images::rmi(&engine, a),
         Command::Inspect(a) => cmd_container_list::inspect(&engine, a),
@@ -860,9 +847,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Commit(a) | Command::Container(ContainerCmd::Commit(a)) => {
             cmd_container_io::commit(&engine, a)
-        }
-        Command::Cp(a) | Command::Container(ContainerCmd::Cp(a)) => {
-            cmd_container_io::cp(&engine, a)
         }
         Command::ContainerMonitor(a) => cmd_container::monitor(&engine, a),
         Command::Image(ImageCmd::Inspect(a)) => cmd_images::image_inspect(&engine, a),

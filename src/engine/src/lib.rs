@@ -2,6 +2,7 @@
 //! terminals or command lines: the `bay` binary renders what this crate returns.
 
 pub mod archive;
+pub mod build;
 pub mod container;
 pub mod digest;
 pub mod engine;

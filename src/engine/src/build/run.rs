@@ -1,0 +1,157 @@
+//! A RUN step: an OCI bundle over the step's merged rootfs, run in the foreground with
+//! `<runtime> --root <root>/runtime run`, its stdout and stderr streamed into the build output.
+//! The runtime deletes the container's state when it exits (no `--keep`).
+//
+// Spec generation here is a reduced copy of the container code's (`container::spec::generate`
+// needs a `Container`); both could later share a builder taking plain parameters.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Stdio;
+
+use serde_json::{json, Value};
+
+use super::BuildError;
+use crate::container::user::ExecUser;
+use crate::engine::Engine;
+
+/// docker's default capability set.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Files bind-mounted from the host with `--network host`: name resolution as on the host.
+pub const HOST_FILES: &[&str] = &["/etc/resolv.conf", "/etc/hosts"];
+
+pub struct RunSpec<'a> {
+    pub id: &'a str,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: ExecUser,
+    pub host_network: bool,
+}
+
+fn spec(rootfs: &Path, s: &RunSpec) -> Value {
+    let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
+    ];
+    let mut namespaces = vec![
+        json!({"type": "mount"}),
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+    ];
+    if s.host_network {
+        for f in HOST_FILES {
+            if Path::new(f).exists() {
+                mounts.push(json!({"destination": f, "type": "bind", "source": f, "options": ["rbind", "rprivate", "ro"]}));
+            }
+        }
+    } else {
+        namespaces.push(json!({"type": "network"}));
+    }
+    let mut process = json!({
+        "terminal": false,
+        "user": {"uid": s.user.uid, "gid": s.user.gid},
+        "args": s.args,
+        "env": s.env,
+        "cwd": s.cwd,
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": false,
+    });
+    if !s.user.additional_gids.is_empty() {
+        process["user"]["additionalGids"] = json!(s.user.additional_gids);
+    }
+    json!({
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": rootfs.display().to_string(), "readonly": false},
+        "hostname": &s.id[..12],
+        "mounts": mounts,
+        "linux": {
+            "namespaces": namespaces,
+            "cgroupsPath": format!("/bay/{}", s.id),
+            "seccomp": crate::container::seccomp::default_profile(&caps),
+            "maskedPaths": ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        },
+    })
+}
+
+/// Runs the step; returns the process's exit code. `out` gets its output as it comes.
+pub fn run(
+    engine: &Engine,
+    bundle: &Path,
+    rootfs: &Path,
+    s: &RunSpec,
+    out: &mut dyn Write,
+) -> Result<i32, BuildError> {
+    let cfg = spec(rootfs, s);
+    fs::write(
+        bundle.join("config.json"),
+        serde_json::to_vec(&cfg).map_err(|e| BuildError::Io(e.to_string()))?,
+    )
+    .map_err(|e| BuildError::Io(format!("writing bundle: {e}")))?;
+    let runtime = engine
+        .runtime_path()
+        .map_err(|e| BuildError::Io(e.to_string()))?;
+    let (mut r, w) = std::io::pipe().map_err(|e| BuildError::Io(format!("pipe: {e}")))?;
+    let w2 = w
+        .try_clone()
+        .map_err(|e| BuildError::Io(format!("pipe: {e}")))?;
+    let mut cmd = std::process::Command::new(&runtime);
+    cmd.arg("--root")
+        .arg(engine.runtime_root())
+        .arg("run")
+        .arg("--bundle")
+        .arg(bundle)
+        .arg(s.id)
+        .stdin(Stdio::null())
+        .stdout(w)
+        .stderr(w2);
+    let mut child = cmd.spawn().map_err(|e| {
+        BuildError::Io(format!(
+            "running the OCI runtime {}: {e}",
+            runtime.display()
+        ))
+    })?;
+    // The Command holds the write ends until dropped; the read loop ends at EOF.
+    drop(cmd);
+    let mut buf = [0u8; 16384];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let _ = out.write_all(&buf[..n]);
+                let _ = out.flush();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let st = child
+        .wait()
+        .map_err(|e| BuildError::Io(format!("waiting for the OCI runtime: {e}")))?;
+    Ok(st.code().unwrap_or(128 + 9))
+}
