@@ -84,6 +84,8 @@ enum Command {
     Rename(RenameArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -167,6 +169,7 @@ enum ContainerCmd {
     Export(ExportArgs),
     Rename(RenameArgs),
     Commit(CommitArgs),
+    Cp(CpArgs),
     Inspect(ContainerInspectArgs),
     Prune(PruneCArgs),
 }
@@ -428,6 +431,20 @@ pub struct ExportArgs {
     #[arg(short, long)]
     output: Option<PathBuf>,
     container: String,
+}
+
+#[derive(Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information; bay always does)
+    #[arg(short, long)]
+    archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    follow_link: bool,
+    /// CONTAINER:SRC_PATH, SRC_PATH or -
+    src: String,
+    /// CONTAINER:DEST_PATH, DEST_PATH or -
+    dest: String,
 }
 
 #[derive(Args)]
@@ -847,6 +864,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Commit(a) | Command::Container(ContainerCmd::Commit(a)) => {
             cmd_container_io::commit(&engine, a)
+        }
+        Command::Cp(a) | Command::Container(ContainerCmd::Cp(a)) => {
+            cmd_container_io::cp(&engine, a)
         }
         Command::ContainerMonitor(a) => cmd_container::monitor(&engine, a),
         Command::Image(ImageCmd::Inspect(a)) => cmd_images::image_inspect(&engine, a),
