@@ -602,3 +602,108 @@ fn remote_contexts_and_heredocs_fail_clearly() {
     );
     assert_nothing_left(&bay);
 }
+
+/// A private dockerd (own data root and socket, vfs, no networking setup); None when
+/// dockerd is not installed, then the interop test skips.
+struct Dockerd {
+    dir: TempDir,
+    child: std::process::Child,
+}
+
+impl Dockerd {
+    fn start() -> Option<Dockerd> {
+        const DOCKERD: &str = "/usr/sbin/dockerd";
+        if !Path::new(DOCKERD).exists() {
+            eprintln!("skipping: {DOCKERD} not installed");
+            return None;
+        }
+        let dir = TempDir::new("build-dockerd");
+        let p = dir.path();
+        let child = Command::new(DOCKERD)
+            .arg("--data-root")
+            .arg(p.join("data"))
+            .arg("--exec-root")
+            .arg(p.join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", p.join("docker.sock").display()))
+            .arg("--pidfile")
+            .arg(p.join("docker.pid"))
+            .args([
+                "--bridge",
+                "none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--storage-driver",
+                "vfs",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(p.join("dockerd.log")).unwrap())
+            .spawn()
+            .expect("starting dockerd");
+        let d = Dockerd { dir, child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !d
+            .docker()
+            .arg("version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dockerd did not start: see {}",
+                d.dir.path().join("dockerd.log").display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(d)
+    }
+
+    fn docker(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.arg("-H").arg(format!(
+            "unix://{}",
+            self.dir.path().join("docker.sock").display()
+        ));
+        c
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own unreaped child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn built_image_saved_by_bay_loads_and_runs_in_docker() {
+    let bay = CtrBay::new();
+    let c = ctx(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nRUN echo built > /built && rm /etc/extra\nCOPY index.html /www/\nCMD [\"sh\", \"-c\", \"cat /built /www/index.html; ls /etc/extra 2>&1 || true\"]\n",
+        ),
+        ("index.html", "to docker\n"),
+    ]);
+    let out = build_ok(&bay, &["-t", "tod:1"], c.path());
+    let id = built_id(&out);
+    let Some(d) = Dockerd::start() else { return };
+    let tar = c.path().join("img.tar");
+    bay.ok(&["save", "-o", tar.to_str().unwrap(), "tod:1"]);
+    let loaded = run_ok(d.docker().args(["load", "-i", tar.to_str().unwrap()]));
+    assert_eq!(loaded, "Loaded image: tod:1\n");
+    let did = run_ok(d.docker().args(["inspect", "-f", "{{.Id}}", "tod:1"]));
+    assert!(did.starts_with(&format!("sha256:{id}")), "{did} vs {id}");
+    let ran = run_ok(
+        d.docker()
+            .args(["run", "--rm", "--network", "none", "tod:1"]),
+    );
+    assert_eq!(
+        ran,
+        "built\nto docker\nls: /etc/extra: No such file or directory\n"
+    );
+    assert_nothing_left(&bay);
+}
