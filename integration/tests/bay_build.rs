@@ -457,7 +457,10 @@ fn onbuild_triggers_run_in_the_child_only() {
     build_ok(&bay, &["-t", "imagea"], a.path());
     let b = ctx(&[("Dockerfile", "FROM imagea\nCMD [\"sh\"]\n")]);
     let out = build_ok(&bay, &["-t", "imageb"], b.path());
-    assert!(out.contains("# Executing 1 build trigger\n"), "{out}");
+    assert!(
+        out.contains("Step 1/2 : FROM imagea\n# Executing 1 build trigger\n ---> Running in "),
+        "{out}"
+    );
     let g = ctx(&[("Dockerfile", "FROM imageb\nCMD [\"sh\"]\n")]);
     let out = build_ok(&bay, &["-t", "imagec"], g.path());
     assert!(!out.contains("build trigger"), "{out}");
@@ -705,5 +708,36 @@ fn built_image_saved_by_bay_loads_and_runs_in_docker() {
         ran,
         "built\nto docker\nls: /etc/extra: No such file or directory\n"
     );
+    assert_nothing_left(&bay);
+}
+
+#[test]
+fn from_scratch_with_an_added_rootfs_tarball_runs() {
+    let bay = CtrBay::new();
+    let (_keep, tar) = bay_common::busybox_tar("scratch");
+    let c = ctx(&[(
+        "Dockerfile",
+        "FROM scratch\nADD rootfs.tar.gz /\nCMD [\"sh\", \"-c\", \"cat /etc/extra\"]\n",
+    )]);
+    run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("gzip -c {} > rootfs.tar.gz", tar.display()))
+            .current_dir(c.path()),
+    );
+    let out = build_ok(&bay, &["-t", "fromscratch:1"], c.path());
+    assert!(
+        out.contains("Step 1/3 : FROM scratch\n ---> \nStep 2/3 : ADD rootfs.tar.gz /\n"),
+        "{out}"
+    );
+    assert_eq!(bay.ok(&["run", "--rm", "fromscratch:1"]), "scratch");
+    let layers = bay.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{len .RootFS.Layers}}",
+        "fromscratch:1",
+    ]);
+    assert_eq!(layers.trim(), "1");
     assert_nothing_left(&bay);
 }

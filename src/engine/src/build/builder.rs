@@ -475,15 +475,20 @@ impl Builder<'_> {
             stage.config = self.engine.config(&id)?;
             stage.image = Some(id);
         }
-        if let Some(id) = &stage.image {
-            let short = id.hex()[..12].to_string();
-            self.say(&format!(" ---> {short}"));
-        }
         if stage.env_get("PATH").is_none() {
             let env = stage.cc().env.get_or_insert_with(Vec::new);
             env.push(format!("PATH={DEFAULT_PATH}"));
         }
         let triggers = stage.cc().on_build.take().unwrap_or_default();
+        // docker prints the base's ID (empty for scratch) unless triggers follow.
+        if triggers.is_empty() {
+            let short = stage
+                .image
+                .as_ref()
+                .map(|id| id.hex()[..12].to_string())
+                .unwrap_or_default();
+            self.say(&format!(" ---> {short}"));
+        }
         self.stages.push(stage);
         if !triggers.is_empty() {
             let n = triggers.len();
@@ -565,7 +570,8 @@ impl Builder<'_> {
                         "EXPOSE requires at least one argument".into(),
                     ));
                 }
-                let mut shown = Vec::new();
+                let mut shown = ports.clone();
+                shown.sort();
                 for p in ports {
                     let (port, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
                     if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit() || c == '-') {
@@ -574,7 +580,6 @@ impl Builder<'_> {
                         )));
                     }
                     let key = format!("{port}/{}", proto.to_lowercase());
-                    shown.push(key.clone());
                     self.cur()
                         .cc()
                         .exposed_ports
@@ -603,7 +608,7 @@ impl Builder<'_> {
                         .get_or_insert_with(BTreeMap::new)
                         .insert(v.clone(), json!({}));
                 }
-                format!("VOLUME {}", go_list(&vols))
+                format!("VOLUME [{}]", vols.join(" "))
             }
             "USER" => {
                 let u = self.word(&rest)?;
@@ -648,7 +653,7 @@ impl Builder<'_> {
                     ));
                 }
                 self.cur().cc().shell = Some(v.clone());
-                format!("SHELL {}", go_list(v))
+                format!("SHELL [{}]", v.join(" "))
             }
             "STOPSIGNAL" => {
                 let s = self.word(&rest)?;
@@ -1281,8 +1286,11 @@ impl Builder<'_> {
             "file"
         };
         let mut flags = String::new();
+        // As docker: --chown shows (and keys the cache), --from is in the content hash.
         for (k, v) in &ins.flags {
-            flags.push_str(&format!("--{k}={v} "));
+            if k != "from" {
+                flags.push_str(&format!("--{k}={v} "));
+            }
         }
         let created_by = format!("/bin/sh -c #(nop) {what} {flags}{kind}:{hex} in {dest_raw} ");
         if self.try_cache(&created_by)? {
