@@ -143,6 +143,7 @@ pub struct Containerd {
     pub sock: PathBuf,
     child: Child,
     bridge: Option<String>,
+    started: std::time::SystemTime,
 }
 
 impl Containerd {
@@ -222,6 +223,7 @@ impl Containerd {
             bin.display(),
             std::env::var("PATH").unwrap_or_default()
         );
+        let started = std::time::SystemTime::now();
         let child = Command::new("containerd")
             .arg("--config")
             .arg(dir.join("config.toml"))
@@ -238,6 +240,7 @@ impl Containerd {
             sock,
             child,
             bridge,
+            started,
         };
         wait_until("containerd to answer", Duration::from_secs(20), || {
             c.sock.exists() && c.ctr_raw("default", &["version"]).status.success()
@@ -393,6 +396,9 @@ impl Drop for Containerd {
                 unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
             }
         }
+        if self.bridge.is_some() {
+            self.remove_pod_netns();
+        }
         if let Some(br) = &self.bridge {
             let _ = Command::new("ip")
                 .args(["link", "del", br])
@@ -401,6 +407,32 @@ impl Drop for Containerd {
         }
         if std::env::var_os("BERTH_TEST_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Containerd {
+    /// The CRI plugin pins each pod's network namespace at /var/run/netns/cni-<uuid> and
+    /// removes it with the pod; a test that fails before that would leave it (and its veth)
+    /// behind. CRI tests are serialised, so every such file made since this containerd
+    /// started is ours.
+    fn remove_pod_netns(&self) {
+        for e in std::fs::read_dir("/var/run/netns")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let ours = e.file_name().to_string_lossy().starts_with("cni-")
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t >= self.started);
+            if ours {
+                if let Ok(c) = std::ffi::CString::new(e.path().as_os_str().as_encoded_bytes()) {
+                    // SAFETY: valid NUL-terminated path.
+                    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+                }
+                let _ = std::fs::remove_file(e.path());
+            }
         }
     }
 }
