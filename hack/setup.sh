@@ -8,6 +8,7 @@ set -euo pipefail
 base=(busybox-static runc crun jq iproute2 util-linux procps psmisc python3 git ca-certificates)
 full=(hyperfine strace time
       containerd docker.io docker-registry skopeo umoci iptables containernetworking-plugins
+      netavark aardvark-dns bzip2
       openssl apache2-utils zstd xz-utils gzip python3-venv libc6-dev uidmap
       qemu-system-x86)
 pkgs=("${base[@]}")
