@@ -406,7 +406,7 @@ fn dockerfile_or_tar_context_on_stdin() {
 }
 
 #[test]
-fn add_extracts_local_archives_and_refuses_urls() {
+fn add_extracts_local_archives_and_downloads_urls() {
     let bay = CtrBay::new();
     let src = TempDir::new("build-add-src");
     write(src.path(), "pkg/file", "packed\n");
@@ -438,14 +438,34 @@ fn add_extracts_local_archives_and_refuses_urls() {
         ),
         "packed\npacked\npacked\nplain\n"
     );
-    let u = ctx(&[("Dockerfile", "FROM busybox\nADD http://127.0.0.1:1/x /x\n")]);
-    let o = build(&bay, &[], u.path());
+    // URLs: fetched from a loopback server, mode 0600, not extracted; a 404 fails.
+    let port = serve_http(b"downloaded\n");
+    let u = ctx(&[(
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD http://127.0.0.1:{port}/files/got.txt /dl/\nADD http://127.0.0.1:{port}/files/a.tar.gz /raw.tgz\n"
+        ),
+    )]);
+    build_ok(&bay, &["-t", "url:1"], u.path());
+    assert_eq!(
+        run_in(
+            &bay,
+            "url:1",
+            "cat /dl/got.txt; stat -c %a /dl/got.txt; cat /raw.tgz"
+        ),
+        "downloaded\n600\ndownloaded\n"
+    );
+    let missing = ctx(&[(
+        "Dockerfile",
+        &format!("FROM busybox\nADD http://127.0.0.1:{port}/missing /x\n"),
+    )]);
+    let o = build(&bay, &[], missing.path());
     assert_eq!(o.code, 1);
-    assert!(
-        o.stderr
-            .starts_with("ADD failed: downloading http://127.0.0.1:1/x is not supported yet"),
-        "{}",
-        o.stderr
+    assert_eq!(
+        o.stderr,
+        format!(
+            "ADD failed: failed to GET http://127.0.0.1:{port}/missing with status 404 Not Found\n"
+        )
     );
     assert_nothing_left(&bay);
 }
@@ -740,4 +760,41 @@ fn from_scratch_with_an_added_rootfs_tarball_runs() {
     ]);
     assert_eq!(layers.trim(), "1");
     assert_nothing_left(&bay);
+}
+
+/// A loopback HTTP server answering `body` for paths under /files/ and 404 otherwise, for
+/// as long as the test runs.
+fn serve_http(body: &'static [u8]) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("");
+            let mut c = conn;
+            if path.starts_with("/files/") {
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(body);
+            } else {
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        }
+    });
+    port
 }

@@ -1196,11 +1196,14 @@ impl Builder<'_> {
         };
         // Expand sources (wildcards with Go's filepath.Match) to (abs path, relative name).
         let mut srcs: Vec<(PathBuf, String)> = Vec::new();
+        // Downloads of ADD <url>: kept until the step is done; never extracted.
+        let mut downloads: Vec<TempPath> = Vec::new();
         for s in &list {
             if is_add && (s.starts_with("http://") || s.starts_with("https://")) {
-                return Err(BuildError::Invalid(format!(
-                    "ADD failed: downloading {s} is not supported yet: fetch it in a RUN step"
-                )));
+                let (tmp, name) = self.download(s)?;
+                srcs.push((tmp.path.clone(), name));
+                downloads.push(tmp);
+                continue;
             }
             if s.starts_with("git@") {
                 return Err(BuildError::Invalid(format!(
@@ -1317,7 +1320,8 @@ impl Builder<'_> {
                 copy::copy_tree(abs, &target, owner, chmod)?;
                 continue;
             }
-            if is_add && use_ignore {
+            let downloaded = downloads.iter().any(|d| d.path == *abs);
+            if is_add && use_ignore && !downloaded {
                 if let Some(data) = archive_bytes(abs)? {
                     let target = copy::mkdir_all(&w.merged, &dest)?;
                     copy::extract_tar(&data[..], &target, ins.flag("chown").map(|_| owner))?;
@@ -1345,6 +1349,44 @@ impl Builder<'_> {
         *self.cur() = st;
         self.say(&format!(" ---> {}", &img.hex()[..12]));
         Ok(())
+    }
+
+    /// `ADD <url>`: fetches into a temp file (mode 0600, as docker); returns it and the name
+    /// the file gets (the URL's last path segment).
+    fn download(&self, url: &str) -> Result<(TempPath, String), BuildError> {
+        let name = url
+            .split(['?', '#'])
+            .next()
+            .unwrap_or(url)
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty() && !n.contains(':'))
+            .unwrap_or("download")
+            .to_string();
+        let resp = match ureq::get(url).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(code, r)) => {
+                return Err(BuildError::Invalid(format!(
+                    "ADD failed: failed to GET {url} with status {code} {}",
+                    r.status_text()
+                )))
+            }
+            Err(e) => {
+                return Err(BuildError::Invalid(format!(
+                    "ADD failed: Get \"{url}\": {}",
+                    e.to_string().split(": ").last().unwrap_or_default()
+                )))
+            }
+        };
+        let tmp = TempPath::new(self.engine.store.blobs.tmp_dir(), "build-download");
+        let mut f = fs::File::create(&tmp.path)
+            .map_err(|e| BuildError::Io(format!("creating download file: {e}")))?;
+        std::io::copy(&mut resp.into_reader(), &mut f)
+            .map_err(|e| BuildError::Invalid(format!("ADD failed: reading {url}: {e}")))?;
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&tmp.path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| BuildError::Io(format!("download file: {e}")))?;
+        Ok((tmp, name))
     }
 
     fn hash_source(
