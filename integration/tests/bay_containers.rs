@@ -1145,3 +1145,105 @@ fn cp_copies_both_ways_and_symlinks_stay_inside_the_container() {
     assert!(bay_common::mounts_under(&b.root()).is_empty());
     b.assert_clean();
 }
+
+/// The window size of the terminal on fd 0 of `pid`.
+fn pty_size(pid: &str) -> (u16, u16) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(format!("/proc/{pid}/fd/0")).unwrap();
+    // SAFETY: winsize is plain old data; TIOCGWINSZ fills it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::ioctl(f.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) },
+        0
+    );
+    (ws.ws_row, ws.ws_col)
+}
+
+#[test]
+fn interactive_tty_run_follows_window_size_and_returns_the_exit_code() {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    let b = CtrBay::new();
+    let (mut master, mut slave) = (0, 0);
+    let mut ws = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes the two descriptors; the winsize outlives the call.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
+    assert_eq!(r, 0);
+    // SAFETY: the descriptors are ours from openpty.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let mut cmd = b.command();
+    cmd.args(["run", "-it", "--name", "tty", "busybox", "sh"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    // Our copies of the slave must go, or the master never reads EOF.
+    drop(cmd);
+    let mut out = master.try_clone().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        all
+    });
+    wait_for("the container", || {
+        b.run(&["inspect", "-f", "{{.State.Running}}", "tty"])
+            .stdout
+            .trim()
+            == "true"
+    });
+    let pid = inspect(&b, "tty", "{{.State.Pid}}");
+    assert_eq!(pty_size(&pid), (24, 80));
+    ws.ws_row = 50;
+    ws.ws_col = 132;
+    // SAFETY: TIOCSWINSZ reads the winsize; the kernel sends SIGWINCH to bay.
+    unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&master),
+            libc::TIOCSWINSZ,
+            &ws,
+        )
+    };
+    wait_for("the resize", || pty_size(&pid) == (50, 132));
+    (&master)
+        .write_all(b"echo typed-$((40+2))\nexit 5\n")
+        .unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(5));
+    drop(master);
+    let text = String::from_utf8_lossy(&reader.join().unwrap()).to_string();
+    assert!(text.contains("typed-42"), "{text:?}");
+    b.assert_clean();
+}

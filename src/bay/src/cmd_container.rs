@@ -150,15 +150,20 @@ pub(crate) fn proxy_signals(
     engine_root: std::path::PathBuf,
     runtime: Option<std::path::PathBuf>,
     id: String,
+    monitor: Option<u32>,
 ) {
-    let sigs = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+    let mut sigs = vec![libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+    // With a terminal, window size changes go to the monitor, which resizes the pty.
+    if monitor.is_some() {
+        sigs.push(libc::SIGWINCH);
+    }
     // SAFETY: sigset manipulation on a local set; pthread_sigmask blocks them in this thread
     // (inherited by the thread below) so that sigwait receives them.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in sigs {
-            libc::sigaddset(&mut set, s);
+        for s in &sigs {
+            libc::sigaddset(&mut set, *s);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
@@ -168,6 +173,13 @@ pub(crate) fn proxy_signals(
         // SAFETY: sigwait writes the signal number into `sig`.
         if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
             return;
+        }
+        if sig == libc::SIGWINCH {
+            if let Some(pid) = monitor {
+                // SAFETY: kill has no memory effects; pid is our monitor child.
+                unsafe { libc::kill(pid as i32, libc::SIGWINCH) };
+            }
+            continue;
         }
         let mut c = std::process::Command::new(
             runtime
@@ -185,7 +197,8 @@ pub(crate) fn proxy_signals(
 
 fn wait_foreground(engine: &Engine, c: &Container, started: Started) -> Result<()> {
     let rt = engine.runtime_path().ok();
-    proxy_signals(engine.root().to_path_buf(), rt, c.id.clone());
+    let monitor = (c.config.tty && c.config.open_stdin).then(|| started.monitor_pid());
+    proxy_signals(engine.root().to_path_buf(), rt, c.id.clone(), monitor);
     let code = started.wait_exit().map_err(run_error)?;
     let _ = std::io::stdout().flush();
     if code == 0 {

@@ -158,6 +158,7 @@ pub fn attach(engine: &Engine, a: AttachArgs) -> Result<()> {
             engine.root().to_path_buf(),
             engine.runtime_path().ok(),
             c.id.clone(),
+            None,
         );
     }
     let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

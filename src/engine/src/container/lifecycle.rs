@@ -19,6 +19,11 @@ pub struct Started {
 }
 
 impl Started {
+    /// The monitor's pid (it resizes the pty on SIGWINCH).
+    pub fn monitor_pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Blocks until the container exited and the monitor cleaned up; its exit code.
     pub fn wait_exit(mut self) -> Result<i64> {
         let mut line = String::new();

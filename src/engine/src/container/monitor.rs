@@ -145,6 +145,9 @@ impl Engine {
     pub fn run_monitor(&self, id: &str, mut status: File, attach: Attach) -> Result<()> {
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        // SIGWINCH (sent by the CLI of an `-it` run) is taken by sigwait in one thread; block it
+        // before any thread exists so that all inherit the mask. Children get a clean mask.
+        sys::block_signal(libc::SIGWINCH);
         // One monitor per container: a second `start` racing the first must not create,
         // or clean up, what the first one owns. The lock lives as long as this process.
         let lock_path = self.container_dir(id).join("monitor.lock");
@@ -369,6 +372,14 @@ impl Engine {
                 // Not joined: it may sit in read(0) after the container is gone.
                 std::thread::spawn(move || {
                     let _ = io::copy(&mut io::stdin().lock(), &mut to);
+                });
+                let pty = master
+                    .try_clone()
+                    .map_err(|e| ContainerError::io("duplicating the pty", e))?;
+                std::thread::spawn(move || {
+                    while sys::wait_signal(libc::SIGWINCH) {
+                        sys::copy_winsize(0, pty.as_raw_fd());
+                    }
                 });
             }
             if c.config.open_stdin {

@@ -213,3 +213,28 @@ pub fn lock_exclusive(path: &Path) -> io::Result<Option<std::fs::File>> {
         }
     }
 }
+
+fn sigset_of(sig: i32) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain old data; the calls only initialise it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        set
+    }
+}
+
+/// Blocks `sig` in the calling thread (and the threads it creates later).
+pub fn block_signal(sig: i32) {
+    let set = sigset_of(sig);
+    // SAFETY: pthread_sigmask reads the set we own.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// Waits for a blocked `sig`; false if sigwait fails.
+pub fn wait_signal(sig: i32) -> bool {
+    let set = sigset_of(sig);
+    let mut got = 0;
+    // SAFETY: sigwait reads the set and writes the signal number into `got`.
+    unsafe { libc::sigwait(&set, &mut got) == 0 }
+}
