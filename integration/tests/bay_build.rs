@@ -798,3 +798,44 @@ fn serve_http(body: &'static [u8]) -> u16 {
     });
     port
 }
+
+/// The files under a layer's unpacked snapshot, relative, sorted.
+fn layer_files(bay: &CtrBay, image: &str, index_from_top: usize) -> Vec<String> {
+    let out = bay.ok(&["image", "inspect", "-f", "{{json .RootFS.Layers}}", image]);
+    let layers: Vec<String> = serde_json::from_str(&out).unwrap();
+    let diff = &layers[layers.len() - 1 - index_from_top];
+    let dir = bay
+        .root()
+        .join("snapshots")
+        .join(diff.trim_start_matches("sha256:"));
+    let out = run_ok(Command::new("find").arg(".").current_dir(&dir));
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| *l != ".")
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn run_network_host_by_default_none_isolates_and_mountpoints_stay_out_of_layers() {
+    let bay = CtrBay::new();
+    let c = ctx(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN ls /sys/class/net | wc -l > /n && test -e /etc/hosts && echo hosts-seen\n",
+    )]);
+    let host_ifaces = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = build_ok(&bay, &["-t", "net:host"], c.path());
+    assert!(out.contains("hosts-seen"), "{out}");
+    assert_eq!(layer_files(&bay, "net:host", 0), ["./n"]);
+    assert_eq!(
+        run_in(&bay, "net:host", "cat /n").trim(),
+        host_ifaces.to_string()
+    );
+    let c2 = ctx(&[("Dockerfile", "FROM busybox\nRUN ls /sys/class/net > /n\n")]);
+    build_ok(&bay, &["--network", "none", "-t", "net:none"], c2.path());
+    assert_eq!(run_in(&bay, "net:none", "cat /n"), "lo\n");
+    assert_eq!(layer_files(&bay, "net:none", 0), ["./n"]);
+    assert_nothing_left(&bay);
+}

@@ -1052,15 +1052,12 @@ impl Builder<'_> {
         let cwd = self.workdir_of();
         copy::mkdir_all(&w.merged, &cwd)?;
         let host_net = self.opts.network != "none";
-        let missing: Vec<&str> = if host_net {
-            run::HOST_FILES
-                .iter()
-                .copied()
-                .filter(|f| fs::symlink_metadata(copy::resolve_in_root(&w.merged, f)).is_err())
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // Mountpoints the runtime will have to create: not part of the step's layer (docker
+        // keeps them in its init layer).
+        let missing: Vec<&str> = run::mountpoints(host_net)
+            .into_iter()
+            .filter(|f| fs::symlink_metadata(copy::resolve_in_root(&w.merged, f)).is_err())
+            .collect();
         let etc_missing = fs::symlink_metadata(w.merged.join("etc")).is_err();
         let cc = st.cfg();
         let user = crate::container::user::resolve(&w.merged, &cc.user)?;
@@ -1099,15 +1096,25 @@ impl Builder<'_> {
         if code != 0 {
             return Err(BuildError::RunFailed { cmd: joined, code });
         }
-        // Mountpoints the runtime had to create for the host files are not the step's.
-        for f in missing {
+        // Empty mountpoints left by the runtime go; anything the step wrote stays.
+        for f in &missing {
             let p = w.upper.join(f.trim_start_matches('/'));
-            if fs::metadata(&p).is_ok_and(|m| m.len() == 0) {
-                let _ = fs::remove_file(&p);
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = fs::remove_dir(&p);
+                }
+                Ok(m) if m.is_file() && m.len() == 0 => {
+                    let _ = fs::remove_file(&p);
+                }
+                _ => {}
             }
         }
-        if etc_missing {
-            let _ = fs::remove_dir(w.upper.join("etc"));
+        // An /etc copied up only to hold those mountpoints is not the step's either
+        // (remove_dir fails, as it should, when the step put files there).
+        let etc = w.upper.join("etc");
+        if missing.iter().any(|m| m.starts_with("/etc/")) && (etc_missing || !work::is_opaque(&etc))
+        {
+            let _ = fs::remove_dir(&etc);
         }
         self.say(&format!("Removing intermediate container {}", &id[..12]));
         let mut st = self.cur().clone();

@@ -37,6 +37,15 @@ pub const DEFAULT_CAPS: &[&str] = &[
 /// Files bind-mounted from the host with `--network host`: name resolution as on the host.
 pub const HOST_FILES: &[&str] = &["/etc/resolv.conf", "/etc/hosts"];
 
+/// Every mount destination of the step's spec outside /dev (whose own tmpfs holds the rest).
+pub fn mountpoints(host_network: bool) -> Vec<&'static str> {
+    let mut v = vec!["/proc", "/dev", "/sys"];
+    if host_network {
+        v.extend(HOST_FILES.iter().filter(|f| Path::new(f).exists()));
+    }
+    v
+}
+
 pub struct RunSpec<'a> {
     pub id: &'a str,
     pub args: Vec<String>,

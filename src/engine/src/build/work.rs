@@ -199,7 +199,8 @@ impl Drop for Work {
     }
 }
 
-fn opaque(p: &Path) -> bool {
+/// Does this upper-dir directory hide the lower layers' contents?
+pub fn is_opaque(p: &Path) -> bool {
     let Ok(c) = cstr(p) else { return false };
     let mut buf = [0u8; 4];
     // SAFETY: the buffer is valid for its length; c is NUL-terminated.
@@ -246,7 +247,7 @@ fn write_dir<W: Write>(
         h.set_metadata_in_mode(&m, tar::HeaderMode::Complete);
         if ft.is_dir() {
             b.append_data(&mut h, &r, io::empty()).map_err(werr)?;
-            if opaque(&p) {
+            if is_opaque(&p) {
                 let mut o = tar::Header::new_gnu();
                 o.set_entry_type(tar::EntryType::Regular);
                 o.set_size(0);
