@@ -209,9 +209,22 @@ impl Container {
         v
     }
 
-    /// ps's COMMAND: Path and Args joined by spaces.
+    /// ps's COMMAND as dockerd builds it: Path, then the Args joined by spaces, an argument
+    /// holding a space wrapped in single quotes (`sh -c 'while true; do …'`).
     pub fn command(&self) -> String {
-        self.argv().join(" ")
+        let mut argv = self.argv().into_iter();
+        let mut out = argv.next().unwrap_or_default();
+        for a in argv {
+            out.push(' ');
+            if a.contains(' ') {
+                out.push('\'');
+                out.push_str(&a);
+                out.push('\'');
+            } else {
+                out.push_str(&a);
+            }
+        }
+        out
     }
 
     /// Every mount: `-v` binds (HostConfig.Binds) then `--mount`/`--tmpfs` (HostConfig.Mounts).
