@@ -9,6 +9,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{json, Value};
 
@@ -108,6 +109,46 @@ fn spec(rootfs: &Path, s: &RunSpec) -> Value {
     })
 }
 
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// SIGINT/SIGTERM handlers (without SA_RESTART, so the blocked read returns) for the time a
+/// step runs; the previous dispositions come back on drop.
+struct SignalGuard {
+    old: [(libc::c_int, libc::sigaction); 2],
+}
+
+impl SignalGuard {
+    fn install() -> SignalGuard {
+        // SAFETY: zeroed sigaction structs are valid; the handler only touches an atomic.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            let mut old: [(libc::c_int, libc::sigaction); 2] = [
+                (libc::SIGINT, std::mem::zeroed()),
+                (libc::SIGTERM, std::mem::zeroed()),
+            ];
+            for (sig, o) in old.iter_mut() {
+                libc::sigaction(*sig, &sa, o);
+            }
+            SignalGuard { old }
+        }
+    }
+}
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        for (sig, o) in &self.old {
+            // SAFETY: restoring a disposition sigaction gave us.
+            unsafe { libc::sigaction(*sig, o, std::ptr::null_mut()) };
+        }
+    }
+}
+
 /// Runs the step; returns the process's exit code. `out` gets its output as it comes.
 pub fn run(
     engine: &Engine,
@@ -147,8 +188,16 @@ pub fn run(
     })?;
     // The Command holds the write ends until dropped; the read loop ends at EOF.
     drop(cmd);
+    // Ctrl-C or SIGTERM: kill the step's container so the build unwinds and cleans up,
+    // instead of dying with the overlay mounted.
+    let _signals = SignalGuard::install();
+    let mut killed = false;
     let mut buf = [0u8; 16384];
     loop {
+        if !killed && INTERRUPTED.load(Ordering::Relaxed) {
+            killed = true;
+            let _ = engine.runtime_kill(s.id, "KILL");
+        }
         match r.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
@@ -162,5 +211,8 @@ pub fn run(
     let st = child
         .wait()
         .map_err(|e| BuildError::Io(format!("waiting for the OCI runtime: {e}")))?;
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        return Err(BuildError::Invalid("build interrupted".into()));
+    }
     Ok(st.code().unwrap_or(128 + 9))
 }
