@@ -246,16 +246,33 @@ pub fn top(engine: &Engine, a: TopArgs) -> Result<()> {
     Ok(())
 }
 
-/// No ports are published yet (bridge networking is not there): nothing to list.
+/// docker port: `80/tcp -> 0.0.0.0:8080` lines, or the host addresses of one port.
 pub fn port(engine: &Engine, a: PortArgs) -> Result<()> {
-    let c = engine.container(&a.container)?;
+    let c = engine.refresh(engine.container(&a.container)?);
+    let maps = engine.container_ports(&c);
+    let addr = |m: &bay_engine::network::store::PortMap| {
+        let ip = if m.host_ip.is_empty() { "0.0.0.0" } else { &m.host_ip };
+        format!("{ip}:{}", m.host_port)
+    };
     if let Some(p) = a.port {
         let p = if p.contains('/') {
             p
         } else {
             format!("{p}/tcp")
         };
-        bail!("No public port '{p}' published for {}", c.name);
+        let hits: Vec<String> = maps
+            .iter()
+            .filter(|m| format!("{}/{}", m.container_port, m.protocol) == p)
+            .map(addr)
+            .collect();
+        if hits.is_empty() {
+            bail!("No public port '{p}' published for {}", c.name);
+        }
+        println!("{}", hits.join("\n"));
+        return Ok(());
+    }
+    for m in &maps {
+        println!("{}/{} -> {}", m.container_port, m.protocol, addr(m));
     }
     Ok(())
 }

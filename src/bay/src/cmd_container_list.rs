@@ -142,14 +142,14 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<()> {
                 "Command": go_quote(&if a.no_trunc { cmd } else { ellipsis(&cmd, 20) }),
                 "CreatedAt": bay_engine::timefmt::format_go_utc(epoch(&c.created)),
                 "RunningFor": since(epoch(&c.created)).trim_end_matches(" ago").to_string(),
-                "Ports": "",
+                "Ports": engine.ports_text(c),
                 "State": c.status.as_str(),
                 "Status": status_text(c),
                 "Size": "",
                 "Names": c.name,
                 "Labels": c.labels().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
                 "Mounts": c.all_mounts().iter().map(|m| m.target.clone()).collect::<Vec<_>>().join(","),
-                "Networks": match c.host_config.network_mode.as_str() { "default" => "none", n => n },
+                "Networks": engine.container_network_names(c),
             })
         })
         .collect();
@@ -174,12 +174,13 @@ pub fn ps(engine: &Engine, a: PsArgs) -> Result<()> {
     let mut out = String::from("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES\n");
     for (r, c) in rows.iter().zip(&list) {
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             r["ID"].as_str().unwrap_or_default(),
             r["Image"].as_str().unwrap_or_default(),
             r["Command"].as_str().unwrap_or_default(),
             since(epoch(&c.created)),
             r["Status"].as_str().unwrap_or_default(),
+            r["Ports"].as_str().unwrap_or_default(),
             c.name
         ));
     }

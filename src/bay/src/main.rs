@@ -7,6 +7,7 @@ mod cmd_container;
 mod cmd_container_io;
 mod cmd_container_list;
 mod cmd_images;
+mod cmd_network;
 mod cmd_registry;
 mod format;
 mod progress;
@@ -126,6 +127,9 @@ enum Command {
     /// Manage bay
     #[command(subcommand)]
     System(SystemCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(cmd_network::NetworkCmd),
 }
 
 #[derive(Subcommand)]
@@ -225,9 +229,21 @@ pub struct CreateArgs {
     /// Mount a tmpfs directory
     #[arg(long)]
     tmpfs: Vec<String>,
-    /// Connect a container to a network (none, host)
+    /// Connect a container to a network (bridge, host, none, container:NAME or a network name)
     #[arg(long, alias = "net")]
     network: Option<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    ip: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    network_alias: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    dns: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long)]
+    add_host: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short, long)]
     publish: Vec<String>,
@@ -869,6 +885,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cmd_container_io::cp(&engine, a)
         }
         Command::ContainerMonitor(a) => cmd_container::monitor(&engine, a),
+        Command::Network(c) => cmd_network::run(&engine, c),
         Command::Image(ImageCmd::Inspect(a)) => cmd_images::image_inspect(&engine, a),
         Command::History(a) | Command::Image(ImageCmd::History(a)) => {
             cmd_images::history(&engine, a)

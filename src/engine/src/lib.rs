@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod images;
 pub mod layer;
+pub mod network;
 pub mod oci;
 pub mod reference;
 pub mod registry;

@@ -29,6 +29,10 @@ pub struct CreateOptions {
     pub network: Option<String>,
     pub publish: Vec<String>,
     pub publish_all: bool,
+    pub ip: Option<String>,
+    pub network_aliases: Vec<String>,
+    pub dns: Vec<String>,
+    pub add_hosts: Vec<String>,
     pub privileged: bool,
     pub read_only: bool,
     pub cap_add: Vec<String>,
@@ -52,26 +56,8 @@ fn invalid(msg: impl Into<String>) -> ContainerError {
 
 /// The checks docker's CLI and daemon make before anything is created.
 fn check(o: &CreateOptions) -> Result<(String, Vec<Mount>)> {
-    if !o.publish.is_empty() || o.publish_all {
-        return Err(not_supported(
-            "publishing ports (-p/-P) is not supported yet: bay has no bridge networking (use --network host)",
-        ));
-    }
-    let network = match o.network.as_deref() {
-        None | Some("default") => "default".to_string(),
-        Some("none") => "none".to_string(),
-        Some("host") => "host".to_string(),
-        Some(n) if n == "bridge" || n.starts_with("container:") => {
-            return Err(not_supported(format!(
-                "network mode {n:?} is not supported yet: use --network none or host"
-            )))
-        }
-        Some(n) => {
-            return Err(not_supported(format!(
-                "network {n} not found: user-defined networks are not supported yet (use --network none or host)"
-            )))
-        }
-    };
+    // The network flags are checked by the engine (it knows the networks).
+    let network = o.network.clone().unwrap_or_default();
     match o.restart.as_deref() {
         None | Some("no") | Some("") => {}
         Some(p) => {
@@ -197,12 +183,16 @@ pub fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
 impl Engine {
     /// The checks made before the image is looked up (so bad flags fail before a pull).
     pub fn validate_create(&self, o: &CreateOptions) -> Result<()> {
-        check(o).map(|_| ())
+        check(o)?;
+        self.check_network_request(&o.net_request())?;
+        Ok(())
     }
 
     /// Creates a container (not started). The image must be in the store.
     pub fn create_container(&self, o: &CreateOptions) -> Result<Container> {
-        let (network, ms) = check(o)?;
+        let (_, ms) = check(o)?;
+        let network = self.check_network_request(&o.net_request())?;
+        let port_bindings = crate::network::ports::port_bindings(&o.publish)?;
         let img = self.resolve(&o.image)?;
         let icfg = self.config(&img.id)?.config.unwrap_or_default();
         let (entrypoint, cmd) = match &o.entrypoint {
@@ -289,6 +279,10 @@ impl Engine {
                 config: BTreeMap::new(),
             },
             network_mode: network,
+            port_bindings,
+            publish_all_ports: o.publish_all,
+            dns: o.dns.clone(),
+            extra_hosts: (!o.add_hosts.is_empty()).then(|| o.add_hosts.clone()),
             restart_policy: RestartPolicy {
                 name: "no".into(),
                 maximum_retry_count: 0,
@@ -362,7 +356,13 @@ impl Engine {
             Ok(Ok(()))
         });
         match res {
-            Ok(Ok(())) => Ok(c),
+            Ok(Ok(())) => {
+                if let Err(e) = self.record_endpoint(&c, o.ip.as_deref(), &o.network_aliases) {
+                    let _ = self.forget(&c);
+                    return Err(e.into());
+                }
+                Ok(c)
+            }
             Ok(Err(e)) => {
                 let _ = fs::remove_dir_all(&dir);
                 Err(e)

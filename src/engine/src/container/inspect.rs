@@ -88,7 +88,7 @@ pub struct ContainerInspect {
     pub graph_driver: GraphDriver,
     pub mounts: Vec<MountPoint>,
     pub config: ContainerConfig,
-    pub network_settings: NetworkSettings,
+    pub network_settings: serde_json::Value,
 }
 
 impl Engine {
@@ -131,20 +131,6 @@ impl Engine {
                 },
             })
             .collect();
-        let mut networks = BTreeMap::new();
-        let net = match c.host_config.network_mode.as_str() {
-            "default" => "none",
-            n => n,
-        };
-        networks.insert(
-            net.to_string(),
-            serde_json::json!({
-                "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": "",
-                "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                "MacAddress": "", "DriverOpts": null
-            }),
-        );
         ContainerInspect {
             id: c.id.clone(),
             created: c.created.clone(),
@@ -183,17 +169,7 @@ impl Engine {
             },
             mounts,
             config: c.config.clone(),
-            network_settings: NetworkSettings {
-                bridge: String::new(),
-                sandbox_id: String::new(),
-                ports: BTreeMap::new(),
-                sandbox_key: String::new(),
-                gateway: String::new(),
-                ip_address: String::new(),
-                ip_prefix_len: 0,
-                mac_address: String::new(),
-                networks,
-            },
+            network_settings: self.network_settings(c),
         }
     }
 }

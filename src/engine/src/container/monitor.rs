@@ -38,34 +38,6 @@ struct Running {
     clients: super::attach::Clients,
 }
 
-fn hosts_file(hostname: &str, host_net: bool) -> String {
-    if host_net {
-        if let Ok(h) = fs::read_to_string("/etc/hosts") {
-            return h;
-        }
-    }
-    let _ = hostname;
-    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
-}
-
-/// The host's resolv.conf; without host networking, loopback nameservers are dropped
-/// (they would not be reachable from the container), as docker does.
-fn resolv_conf(host_net: bool) -> String {
-    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    if host_net {
-        return host;
-    }
-    host.lines()
-        .filter(|l| {
-            let mut w = l.split_whitespace();
-            !(w.next() == Some("nameserver")
-                && w.next()
-                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 /// The process environment: PATH and HOSTNAME first, the container's Env over them, HOME
 /// appended when missing (docker's order).
 pub(crate) fn process_env(c: &Container, home: &str) -> Vec<String> {
@@ -175,6 +147,7 @@ impl Engine {
             Ok(r) => r,
             Err(e) => {
                 let _ = self.runtime_delete(id);
+                self.network_teardown(id);
                 let _ = self.unmount_rootfs(id);
                 let (code, msg) = match &e {
                     ContainerError::Start { code, msg } => (*code, msg.clone()),
@@ -206,6 +179,7 @@ impl Engine {
         }
         running.clients.close(code);
         let _ = self.runtime_delete(id);
+        self.network_teardown(id);
         let unmounted = self.unmount_rootfs(id);
         let (s, n) = crate::timefmt::now();
         // Re-read: the row may have been removed (rm -f) meanwhile.
@@ -246,8 +220,9 @@ impl Engine {
             fs::write(p, data).map_err(|e| ContainerError::io(format!("writing {p}"), e))
         };
         write(&etc.hostname, format!("{}\n", c.config.hostname))?;
-        write(&etc.hosts, hosts_file(&c.config.hostname, host_net))?;
-        write(&etc.resolv_conf, resolv_conf(host_net))?;
+        let net = self.network_setup(c)?;
+        write(&etc.hosts, net.hosts.clone())?;
+        write(&etc.resolv_conf, net.resolv_conf.clone())?;
         for m in &c.all_mounts() {
             if m.kind == "bind" && m.create_source && !std::path::Path::new(&m.source).exists() {
                 fs::create_dir_all(&m.source).map_err(|e| {
@@ -256,7 +231,10 @@ impl Engine {
             }
         }
         let env = process_env(c, &u.home);
-        let cfg = spec::generate(c, &merged.display().to_string(), &u, env, &etc)?;
+        let mut cfg = spec::generate(c, &merged.display().to_string(), &u, env, &etc)?;
+        if let Some(ns) = &net.netns {
+            crate::network::container::patch_spec(&mut cfg, ns);
+        }
         let cfg_path = dir.join("config.json");
         write(
             &cfg_path.display().to_string(),
@@ -415,6 +393,7 @@ impl Engine {
 
     /// Removes a stopped container's files and row.
     pub(crate) fn forget(&self, c: &Container) -> Result<()> {
+        self.network_forget(&c.id);
         self.unmount_rootfs(&c.id)?;
         let dir = self.container_dir(&c.id);
         // The row goes first: once it is gone nobody starts the container again, and a

@@ -67,6 +67,21 @@ CREATE TABLE IF NOT EXISTS containers (
   error TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS containers_image ON containers(image);
+CREATE TABLE IF NOT EXISTS networks (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,      -- 64 hex
+  name TEXT NOT NULL UNIQUE,
+  data TEXT NOT NULL            -- network::Network JSON
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  container_id TEXT NOT NULL,
+  network_id TEXT NOT NULL,
+  ip TEXT,                      -- set while the container runs; unique per network
+  data TEXT NOT NULL,           -- network::store::Endpoint JSON
+  UNIQUE (container_id, network_id),
+  UNIQUE (network_id, ip)
+);
 COMMIT;
 ";
 
