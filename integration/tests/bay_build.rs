@@ -381,6 +381,20 @@ fn dockerfile_or_tar_context_on_stdin() {
     );
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert_eq!(run_in(&bay, "stdin:1", "cat /s"), "from-stdin\n");
+    // `-f -`: the Dockerfile on stdin, a directory as context.
+    let dir = ctx(&[("f.txt", "ctx-file\n")]);
+    let o = bay.run_stdin(
+        &[
+            "build",
+            "-f",
+            "-",
+            "-t=stdinf:1",
+            dir.path().to_str().unwrap(),
+        ],
+        b"FROM busybox\nCOPY f.txt /\n",
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(run_in(&bay, "stdinf:1", "cat /f.txt"), "ctx-file\n");
     // No context: COPY finds nothing, as `cat Dockerfile | docker build -`.
     let o = bay.run_stdin(&["build", "-"], b"FROM busybox\nCOPY index.html /\n");
     assert_eq!(o.code, 1);

@@ -88,6 +88,11 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<()> {
             (k.to_string(), v.to_string())
         })
         .collect();
+    if c == "-" && a.file.as_deref() == Some("-") {
+        return Err(fail(
+            "invalid argument: can't use stdin for both build context and dockerfile",
+        ));
+    }
     let source = if c == "-" {
         Source::Stdin {
             reader: Box::new(std::io::stdin()),
@@ -97,8 +102,11 @@ pub fn build(engine: &Engine, a: BuildArgs) -> Result<()> {
         let dir = PathBuf::from(c);
         let dockerfile = a.file.as_ref().map(|f| {
             let p = Path::new(f);
-            // docker's CLI: relative to the current directory, else to the context.
-            if p.is_absolute() || p.exists() {
+            // docker's CLI: relative to the current directory, else to the context; `-` is
+            // a Dockerfile on stdin with this context.
+            if f == "-" {
+                PathBuf::from("/dev/stdin")
+            } else if p.is_absolute() || p.exists() {
                 p.to_path_buf()
             } else {
                 dir.join(p)
