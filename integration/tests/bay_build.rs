@@ -630,6 +630,15 @@ fn paths_outside_the_context_are_refused() {
         o.stderr,
         "COPY failed: forbidden path outside the build context: ../etc/passwd ()\n"
     );
+    // A symlink in the context is followed inside the context only, never to the host.
+    let l = ctx(&[("Dockerfile", "FROM busybox\nCOPY hostetc/passwd /x\n")]);
+    std::os::unix::fs::symlink("/etc", l.path().join("hostetc")).unwrap();
+    let o = build(&bay, &[], l.path());
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "COPY failed: file not found in build context or excluded by .dockerignore: stat hostetc/passwd: file does not exist\n"
+    );
     assert_nothing_left(&bay);
 }
 

@@ -1254,10 +1254,15 @@ impl Builder<'_> {
                 }
                 continue;
             }
-            let abs = if use_ignore {
-                root.join(&rel)
-            } else {
-                copy::resolve_in_root(&root, &format!("/{rel}"))
+            // Symlinks in the source path are followed inside the tree only, never out of
+            // the context onto the host.
+            let abs = copy::resolve_in_root(&root, &format!("/{rel}"));
+            let rel = match fs::metadata(&abs) {
+                Ok(m) if m.is_dir() => abs
+                    .strip_prefix(&root)
+                    .map(|p| p.to_string_lossy().to_string())
+                    .unwrap_or(rel),
+                _ => rel,
             };
             let excluded = use_ignore && !rel.is_empty() && self.ctx.ignore.excluded(&rel);
             if excluded || fs::symlink_metadata(&abs).is_err() {
