@@ -905,3 +905,22 @@ fn interrupted_build_kills_the_step_and_leaves_nothing() {
     assert_eq!(err, "build interrupted\n");
     assert_nothing_left(&bay);
 }
+
+#[test]
+fn from_an_image_not_present_pulls_it() {
+    let reg = bay_common::Registry::start();
+    let pusher = CtrBay::new();
+    let name = format!("{}/library/base:1", reg.host());
+    pusher.ok(&["tag", "busybox", &name]);
+    pusher.ok(&["push", &name]);
+    let bay = CtrBay::new();
+    let c = ctx(&[(
+        "Dockerfile",
+        &format!("FROM {name}\nRUN echo on-pulled > /p\n"),
+    )]);
+    let out = build_ok(&bay, &["-t", "pulled:1"], c.path());
+    assert!(out.contains("1: Pulling from library/base"), "{out}");
+    assert_eq!(run_in(&bay, "pulled:1", "cat /p"), "on-pulled\n");
+    assert!(bay.ok(&["images", "-q", &name]).trim().len() == 12);
+    assert_nothing_left(&bay);
+}
