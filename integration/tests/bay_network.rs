@@ -40,6 +40,18 @@ fn assert_no_leftovers(b: &CtrBay, subnets: &[&str], ports: &[u16], bridges: &[S
             "iptables rules for port {p} left"
         );
     }
+    // Host-wide address claims of this root's namespaces are gone too.
+    let root = b.root().display().to_string();
+    for net in dir_entries(std::path::Path::new("/run/bay/ipam")) {
+        let d = std::path::Path::new("/run/bay/ipam").join(net);
+        for ip in dir_entries(&d) {
+            let holder = std::fs::read_to_string(d.join(&ip)).unwrap_or_default();
+            assert!(
+                !holder.starts_with(&root),
+                "address claim {ip} left: {holder}"
+            );
+        }
+    }
     for br in bridges {
         assert!(
             !std::path::Path::new("/sys/class/net").join(br).exists(),
@@ -101,7 +113,9 @@ fn default_bridge_gives_eth0_a_172_address_a_gateway_route_and_docker_mac() {
     assert!(out.contains(&format!("{ip}\t{hostname}")), "{out}");
 
     // inspect of a running container shows docker's NetworkSettings.
-    let id = b.ok(&["run", "-d", "--name", "up", "busybox", "busybox", "sleep", "60"]);
+    let id = b.ok(&[
+        "run", "-d", "--name", "up", "busybox", "busybox", "sleep", "60",
+    ]);
     let f = "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.IPAddress}} {{.NetworkSettings.SandboxKey}}";
     let ins = b.ok(&["inspect", "-f", f, "up"]);
     let w: Vec<&str> = ins.split_whitespace().collect();
@@ -319,7 +333,9 @@ fn none_has_only_lo_host_sees_the_host_and_container_mode_shares_the_namespace()
         out.contains("eth0") == host.contains(&"eth0".to_string()),
         "{out}"
     );
-    b.ok(&["run", "-d", "--name", "base", "busybox", "busybox", "sleep", "60"]);
+    b.ok(&[
+        "run", "-d", "--name", "base", "busybox", "busybox", "sleep", "60",
+    ]);
     let mac = b.ok(&["inspect", "-f", "{{.NetworkSettings.MacAddress}}", "base"]);
     let out = b.ok(&[
         "run",
@@ -514,4 +530,70 @@ fn network_create_ls_inspect_rm_prune_and_bad_input() {
     );
     assert_eq!(b.ok(&["network", "ls", "-q"]).lines().count(), 3);
     assert_no_leftovers(&b, &["10.231.3.", "10.231.4."], &[], &[]);
+}
+
+fn monitor_pid(id: &str) -> Option<i32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        if cmd.contains("container-monitor") && cmd.contains(id) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn killed_monitor_leaves_nothing_after_rm_f_and_restart_reattaches() {
+    let b = CtrBay::new();
+    b.ok(&["network", "create", "--subnet", "10.231.7.0/24", "n7"]);
+    let br = bridge_of(&b, "n7");
+    let port = free_port();
+    let spec = format!("127.0.0.1:{port}:80");
+    let id = b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "victim",
+        "--network",
+        "n7",
+        "-p",
+        &spec,
+        "busybox",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let id = id.trim();
+    // stop + start: the container gets its network back.
+    b.ok(&["stop", "-t", "0", "victim"]);
+    let ip = b.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.n7.IPAddress}}",
+        "victim",
+    ]);
+    assert_eq!(ip.trim(), "", "a stopped container holds no address");
+    b.ok(&["start", "victim"]);
+    let ip = b.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.n7.IPAddress}}",
+        "victim",
+    ]);
+    assert_eq!(ip.trim(), "10.231.7.2");
+    let pid = b.ok(&["inspect", "-f", "{{.State.Pid}}", "victim"]);
+    let mon = monitor_pid(id).expect("monitor process");
+    // SAFETY: plain kill(2) of processes this test started.
+    unsafe {
+        libc::kill(mon, libc::SIGKILL);
+        libc::kill(pid.trim().parse().unwrap_or(0), libc::SIGKILL);
+    }
+    retry("monitor gone", || monitor_pid(id).is_none().then_some(()));
+    b.ok(&["rm", "-f", "victim"]);
+    b.ok(&["network", "rm", "n7"]);
+    assert_no_leftovers(&b, &["10.231.7."], &[port], &[br]);
 }

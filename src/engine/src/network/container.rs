@@ -360,30 +360,38 @@ impl Engine {
                     network_id: net.id.clone(),
                     ..Endpoint::default()
                 });
-            let used: Vec<Ipv4Addr> = store::endpoints_of_network(q, &net.id)?
+            let mut used: Vec<Ipv4Addr> = store::endpoints_of_network(q, &net.id)?
                 .iter()
                 .filter(|e| e.container_id != c.id)
                 .filter_map(|e| e.ip.as_deref().and_then(|i| i.parse().ok()))
                 .collect();
-            let ip = match &ep.requested_ip {
-                Some(r) => {
-                    let ip: Ipv4Addr = r.parse().map_err(|_| {
-                        crate::Error::InvalidArgument(format!("invalid IPv4 address: {r}"))
-                    })?;
-                    if used.contains(&ip) || ip == gateway {
-                        return Err(crate::Error::Conflict(format!(
-                            "Address already in use: {ip} on network {}",
-                            net.name
-                        )));
+            let ip = loop {
+                let ip = match &ep.requested_ip {
+                    Some(r) => {
+                        let ip: Ipv4Addr = r.parse().map_err(|_| {
+                            crate::Error::InvalidArgument(format!("invalid IPv4 address: {r}"))
+                        })?;
+                        if used.contains(&ip) || ip == gateway {
+                            return Err(crate::Error::Conflict(format!(
+                                "Address already in use: {ip} on network {}",
+                                net.name
+                            )));
+                        }
+                        ip
                     }
-                    ip
+                    None => ipam::allocate(&subnet, gateway, &used).ok_or_else(|| {
+                        crate::Error::Conflict(format!(
+                            "no available IPv4 addresses on network {}",
+                            net.name
+                        ))
+                    })?,
+                };
+                // Other bay roots share the default bridge: the address must be free
+                // host-wide too.
+                if ipam::reserve(&net.id, ip, path) {
+                    break ip;
                 }
-                None => ipam::allocate(&subnet, gateway, &used).ok_or_else(|| {
-                    crate::Error::Conflict(format!(
-                        "no available IPv4 addresses on network {}",
-                        net.name
-                    ))
-                })?,
+                used.push(ip);
             };
             ep.ip = Some(ip.to_string());
             ep.ports = ports.clone();
@@ -412,6 +420,7 @@ impl Engine {
         if let Err(e) = netavark::run(&dir, "setup", path, &opts) {
             let _ = netavark::run(&dir, "teardown", path, &opts);
             self.free_endpoint(&c.id);
+            ipam::release(&net.id, &ip, &path.display().to_string());
             return Err(e);
         }
         Ok((net.dns, net.gateway.clone(), Some((ip, ep.aliases.clone()))))
@@ -464,6 +473,7 @@ impl Engine {
                     eprintln!("bay: tearing down the network of {id}: {e}");
                 }
             }
+            ipam::release(&ep.network_id, &ip, &ep.netns);
         }
         let _ = netns::remove(&self.netns_path(id));
     }

@@ -83,6 +83,48 @@ pub fn mac_of(ip: Ipv4Addr) -> String {
     format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
 }
 
+const RESERVATIONS: &str = "/run/bay/ipam";
+
+/// Claims `ip` on network `net_id` host-wide (a file naming the netns that holds it). A
+/// claim whose netns file is gone is stale (its holder crashed) and is taken over.
+pub fn reserve(net_id: &str, ip: Ipv4Addr, netns: &std::path::Path) -> bool {
+    let dir = std::path::Path::new(RESERVATIONS).join(net_id);
+    let _ = std::fs::create_dir_all(&dir);
+    let f = dir.join(ip.to_string());
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&f)
+        {
+            Ok(mut file) => {
+                use std::io::Write;
+                return file
+                    .write_all(netns.as_os_str().as_encoded_bytes())
+                    .is_ok();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&f).unwrap_or_default();
+                if holder.is_empty() || std::path::Path::new(&holder).exists() {
+                    return false;
+                }
+                let _ = std::fs::remove_file(&f);
+            }
+            // No /run/bay (not root?): the per-root database alone decides.
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// Drops a claim made by `reserve` for the namespace `netns`.
+pub fn release(net_id: &str, ip: &str, netns: &str) {
+    let f = std::path::Path::new(RESERVATIONS).join(net_id).join(ip);
+    if std::fs::read_to_string(&f).is_ok_and(|h| h == netns) {
+        let _ = std::fs::remove_file(&f);
+    }
+}
+
 /// The host's IPv4 routes (device, destination) other than the default route.
 pub fn host_routes() -> Vec<(String, Subnet)> {
     let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
