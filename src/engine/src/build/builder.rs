@@ -235,6 +235,7 @@ impl Engine {
                     cmd: "LABEL".into(),
                     flags: Vec::new(),
                     args: Args::Shell(rest.clone()),
+                    original: format!("LABEL {rest}"),
                     rest,
                 });
             }

@@ -43,8 +43,11 @@ pub struct Instruction {
     /// `--name=value` flags before the arguments (`--name` alone has an empty value).
     pub flags: Vec<(String, String)>,
     pub args: Args,
-    /// The text after the keyword (flags included), as docker echoes it in `Step n/m : ...`.
+    /// The text after the keyword (flags included).
     pub rest: String,
+    /// The instruction as written (continuations joined), as docker echoes it in
+    /// `Step n/m : ...`.
+    pub original: String,
 }
 
 impl Instruction {
@@ -58,11 +61,7 @@ impl Instruction {
 
     /// The step line: `FROM busybox`, `COPY index.html /www/`.
     pub fn display(&self) -> String {
-        if self.rest.is_empty() {
-            self.cmd.clone()
-        } else {
-            format!("{} {}", self.cmd, self.rest)
-        }
+        self.original.clone()
     }
 }
 
@@ -187,6 +186,7 @@ fn parse_instruction(line: usize, s: &str, escape: char) -> Result<Instruction, 
         flags,
         args,
         rest,
+        original: s.to_string(),
     })
 }
 
