@@ -649,6 +649,15 @@ fn remote_contexts_and_heredocs_fail_clearly() {
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("not supported yet"), "{}", o.stderr);
     assert_eq!(o.stderr.lines().count(), 1);
+    let p = ctx(&[("Dockerfile", "FROM --platform=linux/s390x busybox\n")]);
+    let o = build(&bay, &[], p.path());
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .starts_with("FROM --platform=linux/s390x: only the host platform"),
+        "{}",
+        o.stderr
+    );
     let c = ctx(&[("Dockerfile", "FROM busybox\nRUN <<EOF\necho hi\nEOF\n")]);
     let o = build(&bay, &[], c.path());
     assert_eq!(o.code, 1);
