@@ -597,3 +597,56 @@ fn killed_monitor_leaves_nothing_after_rm_f_and_restart_reattaches() {
     b.ok(&["network", "rm", "n7"]);
     assert_no_leftovers(&b, &["10.231.7."], &[port], &[br]);
 }
+
+#[test]
+fn connect_adds_an_interface_and_a_dns_name_and_disconnect_removes_them() {
+    let b = CtrBay::new();
+    b.ok(&["network", "create", "--subnet", "10.231.8.0/24", "n8"]);
+    let br = bridge_of(&b, "n8");
+    b.ok(&[
+        "run", "-d", "--name", "multi", "busybox", "busybox", "sleep", "60",
+    ]);
+    b.ok(&["network", "connect", "--alias", "second", "n8", "multi"]);
+    let addrs = b.ok(&["exec", "multi", "busybox", "ip", "-4", "-o", "addr"]);
+    assert!(addrs.contains("eth1    inet 10.231.8.2/24"), "{addrs}");
+    let nets = b.ok(&["ps", "--format", "{{.Networks}}"]);
+    assert_eq!(nets.trim(), "bridge,n8");
+    let ip = b.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.n8.IPAddress}}",
+        "multi",
+    ]);
+    assert_eq!(ip.trim(), "10.231.8.2");
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n8",
+        "busybox",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W3",
+        "second",
+    ]);
+    assert!(out.contains("from 10.231.8.2"), "{out}");
+    let o = b.fails(&["network", "connect", "n8", "multi"]);
+    assert!(
+        o.stderr.contains("already exists in network n8"),
+        "{}",
+        o.stderr
+    );
+    b.ok(&["network", "disconnect", "n8", "multi"]);
+    let addrs = b.ok(&["exec", "multi", "busybox", "ip", "-4", "-o", "addr"]);
+    assert!(!addrs.contains("10.231.8."), "{addrs}");
+    let o = b.fails(&["network", "disconnect", "n8", "multi"]);
+    assert!(
+        o.stderr.contains("is not connected to network n8"),
+        "{}",
+        o.stderr
+    );
+    b.ok(&["rm", "-f", "multi"]);
+    b.ok(&["network", "rm", "n8"]);
+    assert_no_leftovers(&b, &["10.231.8."], &[], &[br]);
+}

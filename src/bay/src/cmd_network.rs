@@ -26,6 +26,31 @@ pub enum NetworkCmd {
     Rm(RmArgs),
     /// Remove all unused networks
     Prune(PruneArgs),
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Args)]
+pub struct ConnectArgs {
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    ip: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    alias: Vec<String>,
+    network: String,
+    container: String,
+}
+
+#[derive(Args)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    force: bool,
+    network: String,
+    container: String,
 }
 
 #[derive(Args)]
@@ -93,6 +118,19 @@ pub fn run(engine: &Engine, c: NetworkCmd) -> Result<()> {
         NetworkCmd::Inspect(a) => inspect(engine, a),
         NetworkCmd::Rm(a) => rm(engine, a),
         NetworkCmd::Prune(a) => prune(engine, a),
+        NetworkCmd::Connect(a) => {
+            let c = engine.container(&a.container).map_err(daemon_error)?;
+            engine
+                .connect_network(&a.network, &c, a.ip.as_deref(), &a.alias)
+                .map_err(daemon_error)
+        }
+        NetworkCmd::Disconnect(a) => {
+            let _ = a.force;
+            let c = engine.container(&a.container).map_err(daemon_error)?;
+            engine
+                .disconnect_network(&a.network, &c)
+                .map_err(daemon_error)
+        }
     }
 }
 

@@ -335,7 +335,8 @@ impl Engine {
         })
     }
 
-    /// Allocates the address and runs netavark setup; (dns enabled, gateway, (ip, aliases)).
+    /// Attaches the container to its network and to every network `connect`ed; for the
+    /// primary one: (dns enabled, gateway, (ip, aliases)).
     #[allow(clippy::type_complexity)]
     fn attach_bridge(
         &self,
@@ -348,16 +349,47 @@ impl Engine {
             return Ok((false, String::new(), None));
         };
         let net = self.network(name)?;
+        let ports = self.choose_ports(c)?;
+        let ep = self.attach_one(c, &net, path, ports)?;
+        let extra = self
+            .store
+            .db
+            .read(|q| store::endpoints_of_container(q, &c.id))?;
+        for e in extra.iter().filter(|e| e.network_id != net.id) {
+            let other = self
+                .store
+                .db
+                .read(|q| store::network_by_id(q, &e.network_id))?
+                .ok_or_else(|| NetworkError::NotFound(e.network_id.clone()))?;
+            if let Err(err) = self.attach_one(c, &other, path, Vec::new()) {
+                self.network_teardown(&c.id);
+                return Err(err);
+            }
+        }
+        let ip = ep.ip.clone().unwrap_or_default();
+        Ok((net.dns, net.gateway.clone(), Some((ip, ep.aliases.clone()))))
+    }
+
+    /// Allocates the container's address on `net` and runs netavark setup in `path`.
+    fn attach_one(
+        &self,
+        c: &Container,
+        net: &Network,
+        path: &Path,
+        ports: Vec<PortMap>,
+    ) -> Result<Endpoint> {
         let subnet = Subnet::parse(&net.subnet)?;
         let gateway = ipam::parse_ip(&net.gateway)?;
-        let ports = self.choose_ports(c)?;
         let ep = self.store.db.tx(|q| {
-            let mut ep = store::endpoints_of_container(q, &c.id)?
+            let mine = store::endpoints_of_container(q, &c.id)?;
+            let iface_n = mine.len();
+            let mut ep = mine
                 .into_iter()
                 .find(|e| e.network_id == net.id)
                 .unwrap_or_else(|| Endpoint {
                     container_id: c.id.clone(),
                     network_id: net.id.clone(),
+                    iface: format!("eth{iface_n}"),
                     ..Endpoint::default()
                 });
             let mut used: Vec<Ipv4Addr> = store::endpoints_of_network(q, &net.id)?
@@ -401,38 +433,41 @@ impl Engine {
             Ok(ep)
         })?;
         let ip = ep.ip.clone().unwrap_or_default();
-        let mut aliases = vec![c.name.clone(), c.short_id().to_string()];
-        if net.name != "bridge" {
-            aliases.extend(ep.aliases.iter().cloned());
-        }
-        let mut ep_opts = ep.clone();
-        ep_opts.aliases = if net.dns { aliases.clone() } else { Vec::new() };
-        let opts = netavark::options(
-            &c.id,
-            &c.name,
-            &net,
-            &ep_opts,
-            &ip,
-            &ipam::mac_of(ipam::parse_ip(&ip)?),
-        );
+        let opts = self.netavark_options(c, net, &ep);
         let dir = self.netavark_dir();
         let _ = std::fs::create_dir_all(&dir);
         if let Err(e) = netavark::run(&dir, "setup", path, &opts) {
             let _ = netavark::run(&dir, "teardown", path, &opts);
-            self.free_endpoint(&c.id);
+            self.free_endpoint(&c.id, Some(&net.id));
             ipam::release(&net.id, &ip, &path.display().to_string());
             return Err(e);
         }
-        Ok((net.dns, net.gateway.clone(), Some((ip, ep.aliases.clone()))))
+        Ok(ep)
     }
 
-    /// Marks the container's endpoints as down; the ones that were up.
-    fn free_endpoint(&self, id: &str) -> Vec<Endpoint> {
+    fn netavark_options(&self, c: &Container, net: &Network, ep: &Endpoint) -> Value {
+        let ip = ep.ip.clone().unwrap_or_default();
+        let mut aliases = vec![c.name.clone(), c.short_id().to_string()];
+        if net.name != "bridge" {
+            aliases.extend(ep.aliases.iter().cloned());
+        }
+        let mut e = ep.clone();
+        e.aliases = if net.dns { aliases } else { Vec::new() };
+        let mac = ipam::parse_ip(&ip).map(ipam::mac_of).unwrap_or_default();
+        netavark::options(&c.id, &c.name, net, &e, &ip, &mac)
+    }
+
+    /// Marks the container's endpoints (on one network, or all) as down; the ones that
+    /// were up.
+    fn free_endpoint(&self, id: &str, network_id: Option<&str>) -> Vec<Endpoint> {
         self.store
             .db
             .tx(|q| {
                 let mut taken = Vec::new();
                 for mut e in store::endpoints_of_container(q, id)? {
+                    if network_id.is_some_and(|n| n != e.network_id) {
+                        continue;
+                    }
                     if e.ip.is_some() {
                         taken.push(e.clone());
                         e.ip = None;
@@ -450,8 +485,13 @@ impl Engine {
     /// netns file, the addresses. Safe to call twice and from racing processes: whoever
     /// frees the endpoint in the store does the teardown.
     pub fn network_teardown(&self, id: &str) {
+        self.teardown_endpoints(id, None);
+        let _ = netns::remove(&self.netns_path(id));
+    }
+
+    fn teardown_endpoints(&self, id: &str, network_id: Option<&str>) {
         let c = self.container_by_id(id).ok().flatten();
-        for ep in self.free_endpoint(id) {
+        for ep in self.free_endpoint(id, network_id) {
             let Ok(Some(net)) = self
                 .store
                 .db
@@ -460,13 +500,13 @@ impl Engine {
                 continue;
             };
             let ip = ep.ip.clone().unwrap_or_default();
-            let name = c.as_ref().map(|c| c.name.clone()).unwrap_or_default();
-            let mut e = ep.clone();
-            if net.dns {
-                e.aliases = vec![name.clone()];
-            }
-            let mac = ipam::parse_ip(&ip).map(ipam::mac_of).unwrap_or_default();
-            let opts = netavark::options(id, &name, &net, &e, &ip, &mac);
+            let opts = match &c {
+                Some(c) => self.netavark_options(c, &net, &ep),
+                None => {
+                    let mac = ipam::parse_ip(&ip).map(ipam::mac_of).unwrap_or_default();
+                    netavark::options(id, "", &net, &ep, &ip, &mac)
+                }
+            };
             let path = PathBuf::from(&ep.netns);
             if path.exists() {
                 if let Err(e) = netavark::run(&self.netavark_dir(), "teardown", &path, &opts) {
@@ -475,7 +515,110 @@ impl Engine {
             }
             ipam::release(&ep.network_id, &ip, &ep.netns);
         }
-        let _ = netns::remove(&self.netns_path(id));
+    }
+
+    /// docker network connect: attaches the container to one more network (now, if it
+    /// runs; at its next start otherwise).
+    pub fn connect_network(
+        &self,
+        net_name: &str,
+        c: &Container,
+        ip: Option<&str>,
+        aliases: &[String],
+    ) -> Result<()> {
+        let net = self.network(net_name)?;
+        let mode = c.host_config.network_mode.as_str();
+        if bridge_name(mode).is_none() || net.driver != "bridge" {
+            return Err(NetworkError::Forbidden(format!(
+                "container {} with network mode {mode} cannot be connected to network {}",
+                c.name, net.name
+            )));
+        }
+        if let Some(ip) = ip {
+            let addr = ipam::parse_ip(ip)?;
+            if net.name == "bridge" {
+                return Err(NetworkError::Invalid(
+                    "user specified IP address is supported on user defined networks only".into(),
+                ));
+            }
+            if !Subnet::parse(&net.subnet)?.contains(addr) {
+                return Err(NetworkError::Invalid(format!(
+                    "no configured subnet or ip-range contain the IP address {addr}"
+                )));
+            }
+        }
+        self.store.db.tx(|q| {
+            let mine = store::endpoints_of_container(q, &c.id)?;
+            if mine.iter().any(|e| e.network_id == net.id) {
+                return Err(crate::Error::Conflict(format!(
+                    "endpoint with name {} already exists in network {}",
+                    c.name, net.name
+                )));
+            }
+            let ep = Endpoint {
+                container_id: c.id.clone(),
+                network_id: net.id.clone(),
+                requested_ip: ip.map(String::from),
+                aliases: aliases.to_vec(),
+                iface: format!("eth{}", mine.len().max(1)),
+                ..Endpoint::default()
+            };
+            store::put_endpoint(q, &ep)
+        })?;
+        let c = self.refresh(c.clone());
+        let path = self.netns_path(&c.id);
+        if c.status.is_up() && path.exists() {
+            if let Err(e) = self.attach_one(&c, &net, &path, Vec::new()) {
+                let _ = self.store.db.tx(|q| {
+                    q.0.execute(
+                        "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
+                        rusqlite::params![c.id, net.id],
+                    )
+                    .map(|_| ())
+                    .map_err(|e| crate::Error::Db {
+                        context: "removing an endpoint".into(),
+                        source: e,
+                    })
+                });
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// docker network disconnect: detaches the container from a network it was connected
+    /// to. Its primary network (NetworkMode) stays.
+    pub fn disconnect_network(&self, net_name: &str, c: &Container) -> Result<()> {
+        let net = self.network(net_name)?;
+        let mine = self
+            .store
+            .db
+            .read(|q| store::endpoints_of_container(q, &c.id))?;
+        if !mine.iter().any(|e| e.network_id == net.id) {
+            return Err(NetworkError::Forbidden(format!(
+                "container {} is not connected to network {}",
+                c.id, net.name
+            )));
+        }
+        if bridge_name(&c.host_config.network_mode) == Some(net.name.as_str()) {
+            return Err(NetworkError::Forbidden(format!(
+                "container {} cannot be disconnected from its primary network {}: bay keeps the network it was created with",
+                c.name, net.name
+            )));
+        }
+        self.teardown_endpoints(&c.id, Some(&net.id));
+        self.store.db.tx(|q| {
+            q.0.execute(
+                "DELETE FROM endpoints WHERE container_id = ?1 AND network_id = ?2",
+                rusqlite::params![c.id, net.id],
+            )
+            .map(|_| ())
+            .map_err(|e| crate::Error::Db {
+                context: "removing an endpoint".into(),
+                source: e,
+            })
+        })?;
+        Ok(())
     }
 
     /// Forgets a removed container's endpoints (after teardown).
@@ -485,19 +628,22 @@ impl Engine {
     }
 
     /// The container's live endpoint on its network, if up.
-    fn live_endpoint(&self, c: &Container) -> Option<(Network, Endpoint)> {
+    fn endpoints_of(&self, c: &Container) -> Vec<(Network, Endpoint)> {
         let eps = self
             .store
             .db
             .read(|q| store::endpoints_of_container(q, &c.id))
-            .ok()?;
-        let ep = eps.into_iter().next()?;
-        let net = self
-            .store
-            .db
-            .read(|q| store::network_by_id(q, &ep.network_id))
-            .ok()??;
-        Some((net, ep))
+            .unwrap_or_default();
+        eps.into_iter()
+            .filter_map(|ep| {
+                let net = self
+                    .store
+                    .db
+                    .read(|q| store::network_by_id(q, &ep.network_id))
+                    .ok()??;
+                Some((net, ep))
+            })
+            .collect()
     }
 
     /// The published ports of a running container.
@@ -505,10 +651,11 @@ impl Engine {
         if !c.status.is_up() {
             return Vec::new();
         }
-        self.live_endpoint(c)
+        self.endpoints_of(c)
+            .into_iter()
             .filter(|(_, e)| e.ip.is_some())
-            .map(|(_, e)| e.ports)
-            .unwrap_or_default()
+            .flat_map(|(_, e)| e.ports)
+            .collect()
     }
 
     /// ps's PORTS text.
@@ -530,7 +677,7 @@ impl Engine {
             .iter()
             .flat_map(|m| m.keys().cloned())
             .collect();
-        let live = self.live_endpoint(c);
+        let live = self.endpoints_of(c);
         let up = c.status.is_up();
         let mut networks = BTreeMap::new();
         let mut top = json!({
@@ -546,66 +693,63 @@ impl Engine {
             top["SandboxKey"] = json!(self.netns_path(&c.id).display().to_string());
             top["SandboxID"] = json!(crate::digest::hex(&super::sha(&c.id)));
         }
-        match (&live, bridge_name(mode)) {
-            (Some((net, ep)), Some(_)) => {
-                let (ip, gw, plen, mac, epid) = match (&ep.ip, up) {
-                    (Some(ip), true) => (
-                        ip.clone(),
-                        net.gateway.clone(),
-                        Subnet::parse(&net.subnet).map(|s| s.prefix).unwrap_or(0),
-                        ipam::parse_ip(ip).map(ipam::mac_of).unwrap_or_default(),
-                        ep.endpoint_id.clone(),
-                    ),
-                    _ => Default::default(),
-                };
-                let aliases = if net.name == "bridge" {
-                    Value::Null
-                } else {
-                    let mut a = ep.aliases.clone();
-                    a.push(c.short_id().to_string());
-                    json!(a)
-                };
-                let ipam_cfg = match &ep.requested_ip {
-                    Some(r) => json!({"IPv4Address": r}),
-                    None => Value::Null,
-                };
+        for (net, ep) in &live {
+            let (ip, gw, plen, mac, epid) = match (&ep.ip, up) {
+                (Some(ip), true) => (
+                    ip.clone(),
+                    net.gateway.clone(),
+                    Subnet::parse(&net.subnet).map(|s| s.prefix).unwrap_or(0),
+                    ipam::parse_ip(ip).map(ipam::mac_of).unwrap_or_default(),
+                    ep.endpoint_id.clone(),
+                ),
+                _ => Default::default(),
+            };
+            let aliases = if net.name == "bridge" {
+                Value::Null
+            } else {
+                let mut a = ep.aliases.clone();
+                a.push(c.short_id().to_string());
+                json!(a)
+            };
+            let ipam_cfg = match &ep.requested_ip {
+                Some(r) => json!({"IPv4Address": r}),
+                None => Value::Null,
+            };
+            networks.insert(
+                net.name.clone(),
+                json!({
+                    "IPAMConfig": ipam_cfg, "Links": null, "Aliases": aliases,
+                    "NetworkID": net.id, "EndpointID": epid, "Gateway": gw,
+                    "IPAddress": ip, "IPPrefixLen": plen, "IPv6Gateway": "",
+                    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                    "MacAddress": mac, "DriverOpts": null
+                }),
+            );
+            if net.name == "bridge" {
+                top["EndpointID"] = json!(epid);
+                top["Gateway"] = json!(gw);
+                top["IPAddress"] = json!(ip);
+                top["IPPrefixLen"] = json!(plen);
+                top["MacAddress"] = json!(mac);
+            }
+        }
+        if live.is_empty() {
+            let name = match mode {
+                "default" => "bridge",
+                m if m.starts_with("container:") => "",
+                m => m,
+            };
+            if !name.is_empty() {
+                let id = self.network(name).map(|n| n.id).unwrap_or_default();
                 networks.insert(
-                    net.name.clone(),
+                    name.to_string(),
                     json!({
-                        "IPAMConfig": ipam_cfg, "Links": null, "Aliases": aliases,
-                        "NetworkID": net.id, "EndpointID": epid, "Gateway": gw,
-                        "IPAddress": ip, "IPPrefixLen": plen, "IPv6Gateway": "",
-                        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                        "MacAddress": mac, "DriverOpts": null
+                        "IPAMConfig": null, "Links": null, "Aliases": null,
+                        "NetworkID": id, "EndpointID": "", "Gateway": "", "IPAddress": "",
+                        "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                        "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null
                     }),
                 );
-                if net.name == "bridge" {
-                    top["Bridge"] = json!("");
-                    top["EndpointID"] = json!(epid);
-                    top["Gateway"] = json!(gw);
-                    top["IPAddress"] = json!(ip);
-                    top["IPPrefixLen"] = json!(plen);
-                    top["MacAddress"] = json!(mac);
-                }
-            }
-            _ => {
-                let name = match mode {
-                    "default" => "bridge",
-                    m if m.starts_with("container:") => "",
-                    m => m,
-                };
-                if !name.is_empty() {
-                    let id = self.network(name).map(|n| n.id).unwrap_or_default();
-                    networks.insert(
-                        name.to_string(),
-                        json!({
-                            "IPAMConfig": null, "Links": null, "Aliases": null,
-                            "NetworkID": id, "EndpointID": "", "Gateway": "", "IPAddress": "",
-                            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                            "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null
-                        }),
-                    );
-                }
             }
         }
         top["Networks"] = json!(networks);
@@ -614,11 +758,19 @@ impl Engine {
 
     /// The network names a container is on (ps's Networks).
     pub fn container_network_names(&self, c: &Container) -> String {
-        match c.host_config.network_mode.as_str() {
-            "default" => "bridge".into(),
-            m if m.starts_with("container:") => String::new(),
-            m => m.to_string(),
+        let mut names: Vec<String> = self
+            .endpoints_of(c)
+            .into_iter()
+            .map(|(n, _)| n.name)
+            .collect();
+        if names.is_empty() {
+            match c.host_config.network_mode.as_str() {
+                "default" => names.push("bridge".into()),
+                m if m.starts_with("container:") => {}
+                m => names.push(m.to_string()),
+            }
         }
+        names.join(",")
     }
 }
 

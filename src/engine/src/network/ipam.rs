@@ -99,9 +99,7 @@ pub fn reserve(net_id: &str, ip: Ipv4Addr, netns: &std::path::Path) -> bool {
         {
             Ok(mut file) => {
                 use std::io::Write;
-                return file
-                    .write_all(netns.as_os_str().as_encoded_bytes())
-                    .is_ok();
+                return file.write_all(netns.as_os_str().as_encoded_bytes()).is_ok();
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = std::fs::read_to_string(&f).unwrap_or_default();
@@ -115,6 +113,11 @@ pub fn reserve(net_id: &str, ip: Ipv4Addr, netns: &std::path::Path) -> bool {
         }
     }
     false
+}
+
+/// Forgets a removed network's claim directory.
+pub fn forget_network(net_id: &str) {
+    let _ = std::fs::remove_dir(std::path::Path::new(RESERVATIONS).join(net_id));
 }
 
 /// Drops a claim made by `reserve` for the namespace `netns`.

@@ -324,6 +324,7 @@ impl Engine {
             }
             store::delete_network(q, &n.id)
         })?;
+        ipam::forget_network(&n.id);
         Ok(n)
     }
 

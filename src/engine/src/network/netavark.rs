@@ -67,7 +67,7 @@ pub fn options(
                 "static_ips": [ip],
                 "static_mac": mac,
                 "aliases": ep.aliases,
-                "interface_name": "eth0",
+                "interface_name": if ep.iface.is_empty() { "eth0" } else { &ep.iface },
             }
         },
         "network_info": {

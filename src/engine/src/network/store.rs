@@ -35,6 +35,9 @@ pub struct Endpoint {
     pub netns: String,
     #[serde(default)]
     pub endpoint_id: String,
+    /// The interface in the container: eth0 for the first network.
+    #[serde(default)]
+    pub iface: String,
 }
 
 fn dberr(context: &'static str) -> impl FnOnce(rusqlite::Error) -> crate::Error {
