@@ -650,3 +650,32 @@ fn connect_adds_an_interface_and_a_dns_name_and_disconnect_removes_them() {
     b.ok(&["network", "rm", "n8"]);
     assert_no_leftovers(&b, &["10.231.8."], &[], &[br]);
 }
+
+#[test]
+fn a_host_port_taken_by_a_container_or_a_host_listener_is_refused() {
+    let b = CtrBay::new();
+    let port = free_port();
+    let spec = format!("127.0.0.1:{port}:80");
+    b.ok(&[
+        "run", "-d", "--name", "first", "-p", &spec, "busybox", "busybox", "sleep", "60",
+    ]);
+    let o = b.fails(&[
+        "run", "-d", "--name", "second", "-p", &spec, "busybox", "true",
+    ]);
+    assert!(
+        o.stderr.contains(&format!(
+            "Bind for 127.0.0.1:{port} failed: port is already allocated"
+        )),
+        "{}",
+        o.stderr
+    );
+    b.ok(&["rm", "-f", "first", "second"]);
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let taken = l.local_addr().expect("addr").port();
+    let spec = format!("127.0.0.1:{taken}:80");
+    let o = b.fails(&["run", "--rm", "-p", &spec, "busybox", "true"]);
+    assert!(o.stderr.contains("address already in use"), "{}", o.stderr);
+    assert_eq!(o.stderr.trim().lines().count(), 1, "{}", o.stderr);
+    drop(l);
+    assert_no_leftovers(&b, &[], &[port, taken], &[]);
+}

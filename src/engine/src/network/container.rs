@@ -214,6 +214,31 @@ impl Engine {
         let mut next = 32768 + (u16::from_le_bytes([seed[0], seed[1]]) % (60999 - 32768));
         for b in want {
             let port = if b.host_port != 0 {
+                let shown = if b.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &b.host_ip
+                };
+                let mine = out.iter().map(|m| (m.protocol.clone(), m.host_port));
+                if used
+                    .iter()
+                    .cloned()
+                    .chain(mine)
+                    .any(|(pr, p)| p == b.host_port && pr == b.protocol)
+                {
+                    return Err(NetworkError::Setup(format!(
+                        "Bind for {shown}:{} failed: port is already allocated",
+                        b.host_port
+                    )));
+                }
+                // netavark only programs iptables; a host process already listening would
+                // silently lose its traffic, so refuse as docker's proxy bind would.
+                if !ports::host_port_free(&b.host_ip, b.host_port, &b.protocol) {
+                    return Err(NetworkError::Setup(format!(
+                        "driver failed programming external connectivity on endpoint {}: listen {}4 {shown}:{}: bind: address already in use",
+                        c.name, b.protocol, b.host_port
+                    )));
+                }
                 b.host_port
             } else {
                 let mut found = None;
