@@ -272,6 +272,48 @@ fn rebuild_uses_the_cache_and_a_changed_file_misses_it() {
 }
 
 #[test]
+fn intermediate_images_are_hidden_and_go_with_their_result() {
+    let bay = CtrBay::new();
+    let c = ctx(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo a > /a\nENV X=1\nRUN echo b > /b\n",
+    )]);
+    let id = built_id(&build_ok(&bay, &["-t", "mid:1"], c.path()));
+    let base = bay.ok(&["images", "-q", "busybox"]).trim().to_string();
+    // docker lists a build's untagged steps only with -a, and never as dangling
+    let top = bay.ok(&["images", "-q"]);
+    assert_eq!(top.lines().count(), 2, "{top}");
+    let all = bay.ok(&["images", "-a", "-q"]);
+    assert_eq!(all.lines().count(), 4, "{all}");
+    assert_eq!(bay.ok(&["images", "-q", "-f", "dangling=true"]), "");
+    let parent = bay.ok(&["image", "inspect", "-f", "{{.Parent}}", "mid:1"]);
+    assert!(parent.starts_with("sha256:"), "{parent}");
+    // the base image has a child now: deleting it by ID is refused, even forced
+    let refused = bay.run(&["rmi", "-f", &base]);
+    assert_ne!(refused.code, 0);
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "Error response from daemon: conflict: unable to delete {base} (cannot be forced) - image has dependent child images\n"
+        )
+    );
+    // removing the result takes its intermediate images along
+    let out = bay.ok(&["rmi", "mid:1"]);
+    assert!(
+        out.starts_with(&format!("Untagged: mid:1\nDeleted: sha256:{id}")),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("Deleted: sha256:").count(),
+        5,
+        "3 images, 2 layers: {out}"
+    );
+    assert_eq!(bay.ok(&["images", "-a", "-q"]).trim(), base);
+    bay.ok(&["rmi", &base]);
+    assert_nothing_left(&bay);
+}
+
+#[test]
 fn dockerignore_keeps_files_out_of_the_context() {
     let bay = CtrBay::new();
     let c = ctx(&[

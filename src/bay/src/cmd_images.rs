@@ -122,6 +122,12 @@ pub fn images(engine: &Engine, a: ImagesArgs) -> Result<()> {
     }
     let mut rows = Vec::new();
     for mut img in engine.list_images()? {
+        let untagged = img.repo_tags.is_empty() && img.repo_digests.is_empty();
+        // An untagged image with children is a build's intermediate image: only `-a` lists
+        // it, and it is never dangling.
+        if untagged && img.children > 0 && (!a.all || dangling == Some(true)) {
+            continue;
+        }
         if let Some(d) = dangling {
             if d != img.repo_tags.is_empty() {
                 continue;

@@ -24,6 +24,9 @@ pub struct ImageSummary {
     pub labels: BTreeMap<String, String>,
     pub containers: u64,
     pub added: i64,
+    /// Images made from this one (build steps, commits): an untagged image with children is
+    /// an intermediate image, listed only by `images -a` and never dangling.
+    pub children: u64,
 }
 
 /// A line of `rmi` / `image prune` output.
@@ -103,6 +106,7 @@ fn created_secs(s: &str) -> i64 {
 impl Engine {
     pub fn list_images(&self) -> Result<Vec<ImageSummary>> {
         let rows = self.store.db.read(|q| q.images())?;
+        let children = self.store.db.read(|q| q.child_counts())?;
         let mut refs = self.refs_by_image()?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -121,6 +125,7 @@ impl Engine {
                 labels,
                 containers: 0,
                 added: row.added,
+                children: children.get(&row.id).copied().unwrap_or(0),
             });
         }
         // Newest first, as docker lists them.
@@ -192,6 +197,13 @@ impl Engine {
                 keep_image = true;
             }
         }
+        let has_children = !self.store.db.read(|q| q.children(&img.id))?.is_empty();
+        if has_children && by_id {
+            return Err(Error::Conflict(format!(
+                "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                img.id.short()
+            )));
+        }
         if !by_id {
             let parsed = Reference::parse_tagged(s)?;
             let repo = parsed.name();
@@ -255,11 +267,34 @@ impl Engine {
                 events.push(RemoveEvent::Untagged(r.familiar()));
             }
         }
+        // An image other images were made from stays while they exist: removing it by ID is
+        // refused, untagging its last name leaves it as an intermediate image (docker's rules).
+        if has_children {
+            keep_image = true;
+        }
         if keep_image {
             self.write_oci_index();
             return Ok(events);
         }
+        // Untagged parents nothing else needs go with it, as docker deletes a build's
+        // intermediate images with its result.
+        let mut parent = self.store.db.read(|q| q.parent(&img.id))?;
         events.extend(self.delete_image(&img)?);
+        while let Some(p) = parent.take() {
+            let Some(row) = self.store.db.read(|q| q.image(&p))? else {
+                break;
+            };
+            let refs = self.refs_by_image()?.remove(&p).unwrap_or_default();
+            let free = refs.0.is_empty()
+                && refs.1.is_empty()
+                && self.image_user_state(&p).is_none()
+                && self.store.db.read(|q| q.children(&p))?.is_empty();
+            if !free {
+                break;
+            }
+            parent = self.store.db.read(|q| q.parent(&p))?;
+            events.extend(self.delete_image(&row)?);
+        }
         self.write_oci_index();
         Ok(events)
     }
@@ -320,15 +355,29 @@ impl Engine {
     ) -> Result<(Vec<RemoveEvent>, u64)> {
         let mut events = Vec::new();
         let mut reclaimed = 0;
-        for img in self.list_images()? {
-            let dangling = img.repo_tags.is_empty();
-            if !(all || dangling) || self.image_user(&img.id).is_some() || keep(&img) {
-                continue;
+        // Images with children go when their children have (removing an image takes its
+        // untagged parents with it), so go round until a pass removes nothing.
+        loop {
+            let mut removed = false;
+            for img in self.list_images()? {
+                let dangling = img.repo_tags.is_empty();
+                if img.children > 0
+                    || !(all || dangling)
+                    || self.image_user(&img.id).is_some()
+                    || keep(&img)
+                    || self.store.db.read(|q| q.image(&img.id))?.is_none()
+                {
+                    continue;
+                }
+                let before: u64 = self.layer_bytes()?;
+                let evs = self.remove_image(img.id.as_str(), true)?;
+                reclaimed += before.saturating_sub(self.layer_bytes()?);
+                events.extend(evs);
+                removed = true;
             }
-            let before: u64 = self.layer_bytes()?;
-            let evs = self.remove_image(img.id.as_str(), true)?;
-            reclaimed += before.saturating_sub(self.layer_bytes()?);
-            events.extend(evs);
+            if !removed {
+                break;
+            }
         }
         Ok((events, reclaimed))
     }
@@ -392,7 +441,10 @@ impl Engine {
             id: img.id.to_string(),
             repo_tags: tags.iter().map(|t| t.0.familiar()).collect(),
             repo_digests: digests.iter().map(|r| r.familiar()).collect(),
-            parent: cfg.parent.clone().unwrap_or_default(),
+            parent: match self.store.db.read(|q| q.parent(&img.id))? {
+                Some(p) => p.to_string(),
+                None => cfg.parent.clone().unwrap_or_default(),
+            },
             comment: cfg.comment.clone().unwrap_or_default(),
             created: cfg.created.clone().unwrap_or_default(),
             docker_version: cfg.docker_version.clone().unwrap_or_default(),

@@ -921,6 +921,9 @@ impl Builder<'_> {
         let bytes = serde_json::to_vec(&cfg).map_err(|e| BuildError::Io(e.to_string()))?;
         let manifest = self.engine.store_manifest(&bytes, descs)?;
         let id = self.engine.register(&bytes, Some(manifest))?;
+        if let Some(parent) = &st.image {
+            self.engine.store.db.tx(|q| q.set_parent(&id, parent))?;
+        }
         if !created_by.is_empty() {
             self.remember(created_by, &id);
         }

@@ -211,6 +211,7 @@ impl Engine {
             None
         };
         let id = self.register(&config_bytes, manifest)?;
+        self.store.db.tx(|q| q.set_parent(&id, &c.image))?;
         if let Some(t) = target {
             self.store.db.tx(|q| q.set_tag(&t.to_string(), &id))?;
         }

@@ -2,6 +2,7 @@
 //! processes safe; every multi-row change is one transaction.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -82,6 +83,11 @@ CREATE TABLE IF NOT EXISTS endpoints (
   UNIQUE (container_id, network_id),
   UNIQUE (network_id, ip)
 );
+CREATE TABLE IF NOT EXISTS image_parents (
+  id TEXT PRIMARY KEY,          -- an image made locally from another (build step, commit)
+  parent TEXT NOT NULL          -- the image it was made from, as docker records it
+);
+CREATE INDEX IF NOT EXISTS image_parents_parent ON image_parents(parent);
 COMMIT;
 ";
 
@@ -339,12 +345,80 @@ impl Q<'_> {
             .execute("DELETE FROM images WHERE id = ?1", [id.as_str()])
             .map_err(dberr("deleting image"))?;
         self.0
+            .execute("DELETE FROM image_parents WHERE id = ?1", [id.as_str()])
+            .map_err(dberr("deleting image"))?;
+        self.0
             .execute("DELETE FROM tags WHERE image = ?1", [id.as_str()])
             .map_err(dberr("deleting image"))?;
         self.0
             .execute("DELETE FROM repo_digests WHERE image = ?1", [id.as_str()])
             .map_err(dberr("deleting image"))?;
         Ok(())
+    }
+
+    /// Records that `id` was made from `parent` (docker's image parent, which hides
+    /// intermediate build images from `images` and keeps a parent while children exist).
+    pub fn set_parent(&self, id: &Digest, parent: &Digest) -> Result<()> {
+        if id == parent {
+            return Ok(());
+        }
+        self.0
+            .execute(
+                "INSERT OR REPLACE INTO image_parents (id, parent) VALUES (?1, ?2)",
+                params![id.as_str(), parent.as_str()],
+            )
+            .map_err(dberr("recording image parent"))?;
+        Ok(())
+    }
+
+    pub fn parent(&self, id: &Digest) -> Result<Option<Digest>> {
+        self.0
+            .query_row(
+                "SELECT parent FROM image_parents WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(dberr("reading image parent"))?
+            .map(|p| Digest::parse(&p))
+            .transpose()
+    }
+
+    /// Images made from `id` that still exist.
+    pub fn children(&self, id: &Digest) -> Result<Vec<Digest>> {
+        let mut st = self
+            .0
+            .prepare(
+                "SELECT p.id FROM image_parents p JOIN images i ON i.id = p.id WHERE p.parent = ?1 ORDER BY p.id",
+            )
+            .map_err(dberr("reading image children"))?;
+        let rows = st
+            .query_map([id.as_str()], |r| r.get::<_, String>(0))
+            .map_err(dberr("reading image children"))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(Digest::parse(&r.map_err(dberr("reading image children"))?)?);
+        }
+        Ok(out)
+    }
+
+    /// Number of existing children per parent image.
+    pub fn child_counts(&self) -> Result<HashMap<Digest, u64>> {
+        let mut st = self
+            .0
+            .prepare(
+                "SELECT p.parent, COUNT(*) FROM image_parents p JOIN images i ON i.id = p.id GROUP BY p.parent",
+            )
+            .map_err(dberr("reading image children"))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(dberr("reading image children"))?;
+        let mut out = HashMap::new();
+        for r in rows {
+            let (p, n) = r.map_err(dberr("reading image children"))?;
+            out.insert(Digest::parse(&p)?, n as u64);
+        }
+        Ok(out)
     }
 
     /// All (name, image, added) tag rows.
