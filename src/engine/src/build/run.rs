@@ -14,26 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::{json, Value};
 
 use super::BuildError;
+use crate::container::spec::DEFAULT_CAPS;
 use crate::container::user::ExecUser;
 use crate::engine::Engine;
-
-/// docker's default capability set.
-pub const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
 
 /// Files bind-mounted from the host with `--network host`: name resolution as on the host.
 pub const HOST_FILES: &[&str] = &["/etc/resolv.conf", "/etc/hosts"];

@@ -316,7 +316,10 @@ impl Engine {
             .and_then(|s| s.trim().parse().ok())
             .ok_or_else(|| ContainerError::Runtime("the runtime wrote no init pid".into()))?;
         if !host_net {
-            sys::loopback_up(pid).map_err(|e| ContainerError::io("bringing up loopback", e))?;
+            crate::network::netns::loopback_up(std::path::Path::new(&format!(
+                "/proc/{pid}/ns/net"
+            )))
+            .map_err(|e| ContainerError::io("bringing up loopback", e))?;
         }
         let tee = |fd: i32| -> Option<File> {
             if !attach.output {

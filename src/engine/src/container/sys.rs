@@ -70,46 +70,6 @@ pub fn random32() -> io::Result<[u8; 32]> {
     Ok(b)
 }
 
-/// Brings `lo` up in the network namespace of `pid`. Runs in a throwaway thread: setns of a
-/// network namespace affects only the calling thread.
-pub fn loopback_up(pid: i32) -> io::Result<()> {
-    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
-    std::thread::spawn(move || -> io::Result<()> {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: setns on a valid namespace fd; only this thread changes namespace.
-        check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })?;
-        // SAFETY: plain socket creation.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: ifreq is plain old data; zeroed is a valid value.
-        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (i, b) in b"lo".iter().enumerate() {
-            ifr.ifr_name[i] = *b as libc::c_char;
-        }
-        // SAFETY: the ioctls read and write the ifreq we own; fd is our socket.
-        let r = unsafe {
-            if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr) < 0 {
-                -1
-            } else {
-                ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-                libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr)
-            }
-        };
-        let err = io::Error::last_os_error();
-        // SAFETY: closing the socket we opened.
-        unsafe { libc::close(fd) };
-        if r < 0 {
-            Err(err)
-        } else {
-            Ok(())
-        }
-    })
-    .join()
-    .map_err(|_| io::Error::other("loopback thread panicked"))?
-}
-
 /// Is `path` a mountpoint (listed in /proc/self/mountinfo)?
 pub fn is_mounted(path: &Path) -> bool {
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
