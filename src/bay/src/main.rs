@@ -7,6 +7,7 @@ mod cmd_container;
 mod cmd_container_io;
 mod cmd_container_list;
 mod cmd_images;
+mod cmd_info;
 mod cmd_network;
 mod cmd_registry;
 mod format;
@@ -127,6 +128,10 @@ enum Command {
     /// Manage bay
     #[command(subcommand)]
     System(SystemCmd),
+    /// Display system-wide information
+    Info(cmd_info::InfoArgs),
+    /// Show the bay version information
+    Version(cmd_info::VersionArgs),
     /// Manage networks
     #[command(subcommand)]
     Network(cmd_network::NetworkCmd),
@@ -531,6 +536,8 @@ pub struct MonitorArgs {
 enum SystemCmd {
     /// Show bay disk usage
     Df(DfArgs),
+    /// Display system-wide information
+    Info(cmd_info::InfoArgs),
 }
 
 #[derive(Args)]
@@ -892,6 +899,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Image(ImageCmd::Prune(a)) => cmd_images::prune(&engine, a),
         Command::System(SystemCmd::Df(a)) => cmd_images::df(&engine, a),
+        Command::Info(a) | Command::System(SystemCmd::Info(a)) => cmd_info::info(&engine, a),
+        Command::Version(a) => cmd_info::version(&engine, a),
         Command::Save(a) | Command::Image(ImageCmd::Save(a)) => cmd_archive::save(&engine, a),
         Command::Load(a) | Command::Image(ImageCmd::Load(a)) => cmd_archive::load(&engine, a),
         Command::Import(a) | Command::Image(ImageCmd::Import(a)) => cmd_archive::import(&engine, a),
