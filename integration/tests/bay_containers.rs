@@ -582,9 +582,10 @@ fn network_none_has_only_loopback_and_host_shares_the_host() {
         "ls /sys/class/net",
     ]);
     // Other tests add and remove bridges and veths meanwhile: compare the stable ones.
-    for h in host.iter().filter(|h| {
-        !h.starts_with("veth") && !h.starts_with("bay") && !h.starts_with("br-")
-    }) {
+    for h in host
+        .iter()
+        .filter(|h| !h.starts_with("veth") && !h.starts_with("bay") && !h.starts_with("br-"))
+    {
         assert!(out.lines().any(|l| l == h), "{h} missing: {out}");
     }
     b.assert_clean();

@@ -251,7 +251,11 @@ pub fn port(engine: &Engine, a: PortArgs) -> Result<()> {
     let c = engine.refresh(engine.container(&a.container)?);
     let maps = engine.container_ports(&c);
     let addr = |m: &bay_engine::network::store::PortMap| {
-        let ip = if m.host_ip.is_empty() { "0.0.0.0" } else { &m.host_ip };
+        let ip = if m.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &m.host_ip
+        };
         format!("{ip}:{}", m.host_port)
     };
     if let Some(p) = a.port {
