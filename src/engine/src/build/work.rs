@@ -3,8 +3,7 @@
 //! container, a COPY) writes through `merged`; the upper dir is then turned into a layer tar
 //! with docker's whiteout files. Dropping a `Work` unmounts and removes everything.
 //
-// The container code has the same overlay mount (`Engine::mount_rootfs`), tied to a container
-// row and directory; this is the row-less variant a build step needs.
+// The overlay mount itself is the container code's (`Engine::mount_overlay`).
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -16,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::BuildError;
+use crate::container::rootfs::{unmount_overlay, RootfsPaths};
+use crate::container::sys;
 use crate::digest::Digest;
 use crate::engine::Engine;
 
@@ -31,38 +32,6 @@ pub struct Work {
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BuildError {
     let w = what.into();
     move |e| BuildError::Io(format!("{w}: {e}"))
-}
-
-fn cstr(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
-}
-
-fn is_mounted(p: &Path) -> bool {
-    let Ok(s) = fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let want = p.to_string_lossy();
-    s.lines()
-        .any(|l| l.split(' ').nth(4).is_some_and(|m| m == want))
-}
-
-fn umount(p: &Path) {
-    let Ok(c) = cstr(p) else { return };
-    for _ in 0..50 {
-        // SAFETY: c is a valid NUL-terminated path.
-        let r = unsafe { libc::umount2(c.as_ptr(), 0) };
-        if r == 0 {
-            return;
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EBUSY) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    // SAFETY: as above.
-    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
 }
 
 /// The directory holding every build's work dirs.
@@ -84,10 +53,8 @@ pub fn clean_stale(engine: &Engine) {
             continue;
         }
         let merged = e.path().join("merged");
-        if is_mounted(&merged) {
-            umount(&merged);
-        }
-        if !is_mounted(&merged) {
+        let _ = unmount_overlay(&merged);
+        if !sys::is_mounted(&merged) {
             let _ = fs::remove_dir_all(e.path());
         }
     }
@@ -113,65 +80,24 @@ impl Work {
         ] {
             fs::create_dir_all(d).map_err(io_err(format!("creating {}", d.display())))?;
         }
-        // Short names under <root>/l, as the container code does, so deep images fit the
-        // one-page mount option string.
-        let links = engine.root().join("l");
-        fs::create_dir_all(&links).map_err(io_err("creating layer links"))?;
-        let mut names = Vec::new();
-        for l in layers.iter().rev() {
-            let hex = l.hex().to_string();
-            let short = hex.get(..16).unwrap_or(&hex).to_string();
-            let link = links.join(&short);
-            let target = Path::new("../snapshots").join(&hex);
-            if fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
-                let _ = fs::remove_file(&link);
-                if let Err(e) = std::os::unix::fs::symlink(&target, &link) {
-                    if e.kind() != io::ErrorKind::AlreadyExists {
-                        return Err(BuildError::Io(format!("linking {}: {e}", link.display())));
-                    }
-                }
-            }
-            names.push(short);
-        }
-        if names.is_empty() {
-            names.push(w.dir.join("empty").display().to_string());
-        }
-        let data = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            names.join(":"),
-            w.upper.display(),
-            w.dir.join("work").display()
-        );
-        let t = cstr(&w.merged).map_err(io_err("mounting overlay"))?;
-        let d =
-            CString::new(data).map_err(|_| BuildError::Io("overlay options contain NUL".into()))?;
-        let cwd = std::env::current_dir().ok();
-        std::env::set_current_dir(&links).map_err(io_err("entering layer links"))?;
-        // SAFETY: all pointers are valid NUL-terminated strings that outlive the call.
-        let r = unsafe {
-            libc::mount(
-                c"overlay".as_ptr(),
-                t.as_ptr(),
-                c"overlay".as_ptr(),
-                0,
-                d.as_ptr().cast(),
-            )
+        let lowers: Vec<PathBuf> = layers
+            .iter()
+            .rev()
+            .map(|d| engine.store.snapshot_path(d))
+            .collect();
+        let paths = RootfsPaths {
+            upper: w.upper.clone(),
+            work: w.dir.join("work"),
+            merged: w.merged.clone(),
         };
-        let err = io::Error::last_os_error();
-        let _ = std::env::set_current_dir(cwd.as_deref().unwrap_or(Path::new("/")));
-        if r != 0 {
-            return Err(BuildError::Io(format!(
-                "mounting overlay at {}: {err}",
-                w.merged.display()
-            )));
-        }
+        engine.mount_overlay(&lowers, &paths, &w.dir.join("empty"))?;
         w.mounted = true;
         Ok(w)
     }
 
     pub fn unmount(&mut self) {
         if self.mounted {
-            umount(&self.merged);
+            let _ = unmount_overlay(&self.merged);
             self.mounted = false;
         }
     }
@@ -193,7 +119,7 @@ impl Work {
 impl Drop for Work {
     fn drop(&mut self) {
         self.unmount();
-        if !is_mounted(&self.merged) {
+        if !sys::is_mounted(&self.merged) {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
@@ -201,7 +127,9 @@ impl Drop for Work {
 
 /// Does this upper-dir directory hide the lower layers' contents?
 pub fn is_opaque(p: &Path) -> bool {
-    let Ok(c) = cstr(p) else { return false };
+    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
     let mut buf = [0u8; 4];
     // SAFETY: the buffer is valid for its length; c is NUL-terminated.
     let n = unsafe {

@@ -21,7 +21,7 @@ pub mod rootfs;
 pub mod runtime;
 pub mod seccomp;
 pub mod spec;
-mod sys;
+pub(crate) mod sys;
 pub mod user;
 
 use std::path::PathBuf;

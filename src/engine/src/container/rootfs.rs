@@ -50,6 +50,23 @@ impl Engine {
             return Ok(p.merged);
         }
         let lowers = self.lower_dirs(image)?;
+        self.mount_overlay(&lowers, &p, &self.container_dir(id).join("empty"))?;
+        Ok(p.merged)
+    }
+
+    /// Unmounts the rootfs if mounted; retries briefly while busy, then detaches.
+    pub fn unmount_rootfs(&self, id: &str) -> Result<()> {
+        unmount_overlay(&self.rootfs_paths(id).merged)
+    }
+
+    /// Stacks `lowers` (snapshot dirs, top first) under `p.upper` at `p.merged`: a container's
+    /// rootfs, or a build step's scratch space. `empty` stands in for an image without layers.
+    pub(crate) fn mount_overlay(
+        &self,
+        lowers: &[PathBuf],
+        p: &RootfsPaths,
+        empty: &Path,
+    ) -> Result<()> {
         // Short names for the lower dirs, as docker's overlay2 `l/` links: the mount runs
         // chdir'd into <root>/l, so each layer costs 17 bytes of the one-page option string
         // (about 230 layers) instead of its absolute path (about 25 layers).
@@ -57,7 +74,7 @@ impl Engine {
         fs::create_dir_all(&links)
             .map_err(|e| ContainerError::io(format!("creating {}", links.display()), e))?;
         let mut names = Vec::new();
-        for l in &lowers {
+        for l in lowers {
             let hex = l
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -79,9 +96,7 @@ impl Engine {
         }
         if names.is_empty() {
             // overlayfs needs a lower dir; an image without layers gets an empty one.
-            let empty = self.container_dir(id).join("empty");
-            fs::create_dir_all(&empty)
-                .map_err(|e| ContainerError::io("creating empty layer", e))?;
+            fs::create_dir_all(empty).map_err(|e| ContainerError::io("creating empty layer", e))?;
             names.push(empty.display().to_string());
         }
         let data = format!(
@@ -103,34 +118,32 @@ impl Engine {
         let _ = std::env::set_current_dir(cwd.as_deref().unwrap_or(Path::new("/")));
         res.map_err(|e| {
             ContainerError::io(format!("mounting overlay at {}", p.merged.display()), e)
-        })?;
-        Ok(p.merged)
+        })
     }
+}
 
-    /// Unmounts the rootfs if mounted; retries briefly while busy, then detaches.
-    pub fn unmount_rootfs(&self, id: &str) -> Result<()> {
-        let merged = self.rootfs_paths(id).merged;
-        for _ in 0..50 {
-            if !sys::is_mounted(&merged) {
-                return Ok(());
+/// Unmounts an overlay if mounted; retries briefly while busy, then detaches.
+pub(crate) fn unmount_overlay(merged: &Path) -> Result<()> {
+    for _ in 0..50 {
+        if !sys::is_mounted(merged) {
+            return Ok(());
+        }
+        match sys::umount(merged, 0) {
+            Ok(()) => continue,
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
             }
-            match sys::umount(&merged, 0) {
-                Ok(()) => continue,
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(()),
-                Err(e) => {
-                    return Err(ContainerError::io(
-                        format!("unmounting {}", merged.display()),
-                        e,
-                    ))
-                }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(()),
+            Err(e) => {
+                return Err(ContainerError::io(
+                    format!("unmounting {}", merged.display()),
+                    e,
+                ))
             }
         }
-        sys::umount(&merged, libc::MNT_DETACH)
-            .map_err(|e| ContainerError::io(format!("unmounting {}", merged.display()), e))
     }
+    sys::umount(merged, libc::MNT_DETACH)
+        .map_err(|e| ContainerError::io(format!("unmounting {}", merged.display()), e))
 }
 
 /// Creates `path` (absolute, inside the container) under `root` without following symlinks
